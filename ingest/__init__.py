@@ -1,0 +1,1 @@
+"""Ingestion: load files, normalise their text, chunk it and index it in ``kb``'s store."""

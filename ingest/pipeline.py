@@ -1,0 +1,383 @@
+"""Files in, chunks in the vector store out: incremental, idempotent, crash-safe.
+
+For each file: read it, skip it if its content hash is already indexed, load
+and chunk it, mark it ``indexing`` in the manifest, upsert the chunks the
+store lacks (embedding only texts never embedded before), delete the file's
+chunks that are no longer produced, and mark it ``ok``. Every step can be
+repeated, so a run killed at any point and run again ends in the same index
+as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from filelock import FileLock, Timeout
+from langchain_core.documents import Document
+
+from ingest.chunking import chunk_units
+from ingest.errors import LoadError
+from ingest.loaders import LOADERS, LoadOptions, load_file
+from kb.manifest import Manifest, file_hash, iter_records
+from kb.config import Config
+from kb.embeddings import get_embeddings
+from kb.store import drop_collection, open_store
+from kb.text import LANGS, detect_lang
+
+log = logging.getLogger("kakehashi.ingest")
+
+IGNORE_FILE = ".kakehashiignore"
+VISIBILITY = re.compile(r"^(public|internal|group:[A-Za-z0-9_.-]{1,64})$")
+UPSERT_BATCH = 64
+
+
+@dataclass
+class Summary:
+    seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+    chunks_written: int = 0
+    embedded: int = 0
+    embedded_tokens: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+
+class IngestBusy(RuntimeError):
+    """Another ingestion holds the data directory's lock."""
+
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+class Ingestor:
+    """Indexes files into the configured store. One instance per data directory."""
+
+    def __init__(self, config: Config, progress: bool = True, on_progress: ProgressFn | None = None) -> None:
+        self.config = config
+        self.embeddings = get_embeddings(config.embedder, config.embed_batch)
+        self.store = open_store(config, self.embeddings)
+        self.collection = self.store._collection
+        self.manifest = Manifest(config.manifest_path)
+        self.model = getattr(self.embeddings, "model_name", type(self.embeddings).__name__)
+        self.progress = progress
+        self.on_progress = on_progress
+
+    # ------------------------------------------------------------------ batch
+    def run(
+        self,
+        paths: Iterable[Path],
+        prune: bool = False,
+        visibility: str | None = None,
+        lock_timeout: float = 600,
+    ) -> Summary:
+        started = time.monotonic()
+        paths = [Path(p) for p in paths]
+        if visibility is not None and not VISIBILITY.match(visibility):
+            raise ValueError(f"visibility must be public, internal or group:NAME, not {visibility!r}")
+        lock = FileLock(str(self.config.data_dir / "ingest.lock"))
+        try:
+            lock.acquire(timeout=lock_timeout)
+        except Timeout:
+            raise IngestBusy(
+                f"another ingestion is running on {self.config.data_dir} (lock {lock.lock_file}); "
+                "wait for it to finish and run this again"
+            ) from None
+        try:
+            summary = Summary()
+            files, summary.skipped = discover(paths)
+            summary.seen = len(files)
+            bar = _progress_bar(len(files), self.progress)
+            for index, path in enumerate(files):
+                bar.set_description_str(_short(path))
+                if self.on_progress:
+                    self.on_progress(index, len(files), str(path))
+                self._ingest_one(path, summary, visibility)
+                bar.update(1)
+            bar.close()
+            if self.on_progress:
+                self.on_progress(len(files), len(files), "")
+            if prune:
+                summary.removed += self.prune(paths)
+            summary.seconds = time.monotonic() - started
+            return summary
+        finally:
+            lock.release()
+
+    def _ingest_one(self, path: Path, summary: Summary, visibility: str | None) -> None:
+        key = str(path.resolve())
+        try:
+            status, n_chunks, warnings = self.ingest_file(path, visibility=visibility, summary=summary)
+        except LoadError as exc:
+            log.warning("rejected %s: %s", path, exc.reason)
+            summary.failed.append({"path": str(path), "reason": exc.reason})
+            self.manifest.fail(key, exc.reason)
+            return
+        setattr(summary, status, getattr(summary, status) + 1)
+        summary.chunks += n_chunks
+        summary.warnings.extend({"path": str(path), "message": w} for w in warnings)
+
+    # ------------------------------------------------------------------ one file
+    def ingest_file(
+        self, path: Path, visibility: str | None = None, summary: Summary | None = None
+    ) -> tuple[str, int, list[str]]:
+        """Index one file. Returns (added|updated|unchanged, chunk count, warnings)."""
+        summary = summary or Summary()
+        key = str(path.resolve())
+        data = read_checked(path, self.config.max_file_mb)
+        digest = file_hash(data)
+        previous = self.manifest.get(key)
+        if (
+            previous
+            and previous.status == "ok"
+            and previous.content_hash == digest
+            and (visibility is None or previous.meta.get("visibility") == visibility)
+        ):
+            return "unchanged", previous.chunks or 0, []
+        loaded = load_file(path, data, LoadOptions(self.config.max_pdf_pages, self.config.ocr_langs, folder_lang(path)))
+        meta = self._document_meta(path, loaded.meta, loaded.units, digest, loaded.format, visibility)
+        owner = self.manifest.by_doc_id(meta["doc_id"])
+        if owner and owner.path != key:
+            raise LoadError(
+                path,
+                f"its document id {meta['doc_id']!r} is already used by {owner.path}; "
+                "give one of them a different id (front matter `id:`)",
+            )
+        chunks = chunk_units(
+            loaded.units, meta, self.embeddings.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap
+        )
+        if not chunks:
+            raise LoadError(path, "no indexable text after extraction" + _warning_tail(loaded.warnings))
+        self.manifest.begin(key, meta["doc_id"], digest, len(data))
+        self._replace_chunks(key, chunks, summary)
+        self.manifest.commit(
+            key, meta=meta, fmt=loaded.format, pages=loaded.pages or len(loaded.units),
+            chunks=len(chunks), warnings=loaded.warnings,
+        )
+        status = "updated" if previous and previous.status in ("ok", "indexing") else "added"
+        return status, len(chunks), loaded.warnings
+
+    def _document_meta(
+        self, path: Path, found: dict[str, Any], units: list[Document], digest: str, fmt: str, visibility: str | None
+    ) -> dict[str, Any]:
+        sample = "\n".join(u.page_content for u in units)[:20000]
+        lang = str(found.get("lang") or folder_lang(path) or detect_lang(sample)).lower()[:2]
+        vis = visibility or found.get("visibility") or "public"
+        if not VISIBILITY.match(vis):
+            raise LoadError(path, f"visibility {vis!r} is not public, internal or group:NAME")
+        meta: dict[str, Any] = {
+            "doc_id": found.get("doc_id") or default_doc_id(path),
+            "title": found.get("title") or path.stem,
+            "lang": lang if lang in LANGS else "other",
+            "doc_lang": lang if lang in LANGS else "other",
+            "visibility": vis,
+            "source": display_path(path),
+            "path": str(path.resolve()),
+            "file_name": path.name,
+            "format": fmt,
+            "doc_hash": digest[:16],
+        }
+        for optional in ("date", "translation_of", "source_ref", "tags"):
+            if found.get(optional):
+                meta[optional] = found[optional]
+        if meta.get("date"):
+            digits = re.sub(r"\D", "", str(meta["date"]))[:8].ljust(8, "0")
+            meta["date_int"] = int(digits) if digits.strip("0") else 0
+        return meta
+
+    def _replace_chunks(self, key: str, chunks: list[Document], summary: Summary) -> None:
+        existing = set(self.collection.get(where={"path": key}, include=[])["ids"])
+        wanted = {c.id for c in chunks}
+        missing = [c for c in chunks if c.id not in existing]
+        for start in range(0, len(missing), UPSERT_BATCH):
+            batch = missing[start : start + UPSERT_BATCH]
+            vectors = self._embed([embedding_text(c) for c in batch], summary)
+            self.collection.upsert(
+                ids=[c.id for c in batch],
+                embeddings=vectors,
+                documents=[c.page_content for c in batch],
+                metadatas=[chroma_metadata(c.metadata) for c in batch],
+            )
+            summary.chunks_written += len(batch)
+        stale = sorted(existing - wanted)
+        if stale:
+            self.collection.delete(ids=stale)
+
+    def _embed(self, texts: list[str], summary: Summary) -> list[list[float]]:
+        """Embed only what the cache lacks; identical texts are embedded once."""
+        cached = self.manifest.cached_vectors(self.model, texts)
+        todo = sorted({t for t in texts if t not in cached}, key=len)  # similar lengths batch well
+        if todo:
+            fresh = self.embeddings.embed_documents(todo)
+            self.manifest.store_vectors(self.model, zip(todo, fresh))
+            cached.update(zip(todo, fresh))
+            summary.embedded += len(todo)
+            summary.embedded_tokens += sum(self.embeddings.count_tokens(t) for t in todo)
+        return [cached[t] for t in texts]
+
+    # ------------------------------------------------------------------ removal
+    def remove_path(self, key: str) -> int:
+        """Drop one file's chunks and its manifest row; returns chunks removed."""
+        ids = self.collection.get(where={"path": key}, include=[])["ids"]
+        if ids:
+            self.collection.delete(ids=ids)
+        self.manifest.remove(key)
+        return len(ids)
+
+    def prune(self, roots: Iterable[Path]) -> int:
+        """Forget files under ``roots`` that no longer exist, and any orphaned chunks."""
+        removed = 0
+        for record in list(iter_records(self.manifest, roots)):
+            if not Path(record.path).exists():
+                self.remove_path(record.path)
+                removed += 1
+        known = {r.path for r in self.manifest.all() if r.status in ("ok", "indexing")}
+        offset = 0
+        while True:
+            page = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
+            if not page["ids"]:
+                break
+            orphans = [i for i, m in zip(page["ids"], page["metadatas"]) if (m or {}).get("path") not in known]
+            if orphans:
+                self.collection.delete(ids=orphans)
+            offset += len(page["ids"]) - len(orphans)
+        return removed
+
+    def close(self) -> None:
+        self.manifest.close()
+
+
+def reindex(config: Config) -> None:
+    """Forget the whole index (after an embedding-model change); the cache survives."""
+    drop_collection(config)
+    if config.manifest_path.exists():
+        manifest = Manifest(config.manifest_path)
+        for record in manifest.all():
+            manifest.remove(record.path)
+        manifest.close()
+
+
+# ---------------------------------------------------------------------- helpers
+def read_checked(path: Path, max_mb: float) -> bytes:
+    """Read a file, refusing what cannot be a document before parsing it."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise LoadError(path, "the file is empty (0 bytes)")
+    if size > max_mb * 1024 * 1024:
+        raise LoadError(
+            path, f"the file is {size / 2**20:.1f} MB, over the {max_mb:g} MB limit (KAKEHASHI_MAX_FILE_MB)"
+        )
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise LoadError(path, f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    """Expand folders into supported files; list what was skipped and why."""
+    files: list[Path] = []
+    skipped: list[dict[str, str]] = []
+    for root in paths:
+        if root.is_file():
+            files.append(root)
+            continue
+        patterns = _ignore_patterns(root)
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                continue
+            if any(fnmatch.fnmatch(rel.as_posix(), p) or fnmatch.fnmatch(path.name, p) for p in patterns):
+                continue
+            if path.suffix.lower() not in LOADERS:
+                skipped.append({"path": str(path), "reason": f"unsupported file type {path.suffix or '(none)'}"})
+                continue
+            files.append(path)
+    unique = list(dict.fromkeys(p.resolve() for p in files))
+    return [Path(display_path(p)) for p in unique], skipped
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    ignore = root / IGNORE_FILE
+    if not ignore.is_file():
+        return []
+    lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def folder_lang(path: Path) -> str | None:
+    """``documents/vi/x.pdf`` is Vietnamese: the nearest folder named vi/ja/en decides."""
+    for part in reversed(path.resolve().parent.parts):
+        if part.lower() in LANGS:
+            return part.lower()
+    return None
+
+
+def default_doc_id(path: Path) -> str:
+    """Readable and stable across edits: the file stem plus a hash of its location."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-").lower()[:60] or "doc"
+    return f"{slug}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+
+
+def display_path(path: Path) -> str:
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)
+
+
+def embedding_text(chunk: Document) -> str:
+    """What the model sees: the title and section give a short chunk its topic."""
+    meta = chunk.metadata
+    header = " — ".join(str(x) for x in (meta.get("title"), meta.get("section")) if x)
+    return f"{header}\n{chunk.page_content}" if header else chunk.page_content
+
+
+def chroma_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """Chroma accepts str/int/float/bool and non-empty lists of them; drop the rest."""
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, (list, tuple)):
+            out[key] = [str(v) for v in value]
+        elif isinstance(value, (str, int, float, bool)):
+            out[key] = value
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _warning_tail(warnings: list[str]) -> str:
+    return f" ({'; '.join(warnings)})" if warnings else ""
+
+
+def _short(path: Path, width: int = 40) -> str:
+    name = path.name
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", disable=not enabled, dynamic_ncols=True, leave=False)

