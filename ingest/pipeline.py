@@ -28,6 +28,7 @@ from ingest.loaders import LOADERS, LoadOptions, load_file
 from kb.manifest import Manifest, file_hash, iter_records
 from kb.config import Config
 from kb.embeddings import get_embeddings
+from kb.keyword import KeywordIndex
 from kb.store import drop_collection, open_store
 from kb.text import LANGS, detect_lang
 
@@ -76,9 +77,35 @@ class Ingestor:
         self.store = open_store(config, self.embeddings)
         self.collection = self.store._collection
         self.manifest = Manifest(config.manifest_path)
+        self.keyword = KeywordIndex(config.keyword_path)
         self.model = getattr(self.embeddings, "model_name", type(self.embeddings).__name__)
         self.progress = progress
         self.on_progress = on_progress
+        self._sync_keyword_index()
+
+    def _sync_keyword_index(self) -> None:
+        """Rebuild the keyword index from the vectors if the two disagree.
+
+        They are written one after the other, so a crash (or a deleted
+        keyword.sqlite) can leave them out of step; the vector store is the
+        source of truth because it holds the texts.
+        """
+        if self.keyword.count() == self.collection.count():
+            return
+        log.warning("keyword index out of step with the vector store; rebuilding it")
+        by_path: dict[str, list[tuple[str, str, dict]]] = {}
+        offset = 0
+        while True:
+            page = self.collection.get(include=["documents", "metadatas"], limit=2000, offset=offset)
+            if not page["ids"]:
+                break
+            for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
+                by_path.setdefault((meta or {}).get("path", ""), []).append((cid, text, meta or {}))
+            offset += len(page["ids"])
+        for path in self.keyword.paths() - set(by_path):
+            self.keyword.remove_path(path)
+        for path, chunks in by_path.items():
+            self.keyword.replace_file(path, chunks)
 
     # ------------------------------------------------------------------ batch
     def run(
@@ -153,26 +180,47 @@ class Ingestor:
             return "unchanged", previous.chunks or 0, []
         loaded = load_file(path, data, LoadOptions(self.config.max_pdf_pages, self.config.ocr_langs, folder_lang(path)))
         meta = self._document_meta(path, loaded.meta, loaded.units, digest, loaded.format, visibility)
+        n_chunks = self.index_units(
+            key, meta, loaded.units, digest, len(data), fmt=loaded.format,
+            pages=loaded.pages or len(loaded.units), warnings=loaded.warnings, summary=summary,
+        )
+        status = "updated" if previous and previous.status in ("ok", "indexing") else "added"
+        return status, n_chunks, loaded.warnings
+
+    def index_units(
+        self,
+        key: str,
+        meta: dict[str, Any],
+        units: list[Document],
+        digest: str,
+        size: int,
+        fmt: str,
+        pages: int,
+        warnings: list[str] | None = None,
+        summary: Summary | None = None,
+    ) -> int:
+        """Chunk, embed and store one document's units under ``key``; returns the chunk count.
+
+        Also the entry point for text that does not come from a file (the
+        evaluation command indexes benchmark passages through it).
+        """
+        warnings = warnings or []
         owner = self.manifest.by_doc_id(meta["doc_id"])
         if owner and owner.path != key:
             raise LoadError(
-                path,
+                meta.get("source", key),
                 f"its document id {meta['doc_id']!r} is already used by {owner.path}; "
                 "give one of them a different id (front matter `id:`)",
             )
         chunks = chunk_units(
-            loaded.units, meta, self.embeddings.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap
+            units, meta, self.embeddings.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap
         )
         if not chunks:
-            raise LoadError(path, "no indexable text after extraction" + _warning_tail(loaded.warnings))
-        self.manifest.begin(key, meta["doc_id"], digest, len(data))
-        self._replace_chunks(key, chunks, summary)
-        self.manifest.commit(
-            key, meta=meta, fmt=loaded.format, pages=loaded.pages or len(loaded.units),
-            chunks=len(chunks), warnings=loaded.warnings,
-        )
-        status = "updated" if previous and previous.status in ("ok", "indexing") else "added"
-        return status, len(chunks), loaded.warnings
+            raise LoadError(meta.get("source", key), "no indexable text after extraction" + _warning_tail(warnings))
+        self.manifest.begin(key, meta["doc_id"], digest, size)
+        self._replace_chunks(key, chunks, summary or Summary())
+        self.manifest.commit(key, meta=meta, fmt=fmt, pages=pages, chunks=len(chunks), warnings=warnings)
+        return len(chunks)
 
     def _document_meta(
         self, path: Path, found: dict[str, Any], units: list[Document], digest: str, fmt: str, visibility: str | None
@@ -219,6 +267,7 @@ class Ingestor:
         stale = sorted(existing - wanted)
         if stale:
             self.collection.delete(ids=stale)
+        self.keyword.replace_file(key, [(c.id, c.page_content, c.metadata) for c in chunks])
 
     def _embed(self, texts: list[str], summary: Summary) -> list[list[float]]:
         """Embed only what the cache lacks; identical texts are embedded once."""
@@ -238,6 +287,7 @@ class Ingestor:
         ids = self.collection.get(where={"path": key}, include=[])["ids"]
         if ids:
             self.collection.delete(ids=ids)
+        self.keyword.remove_path(key)
         self.manifest.remove(key)
         return len(ids)
 
@@ -258,15 +308,20 @@ class Ingestor:
             if orphans:
                 self.collection.delete(ids=orphans)
             offset += len(page["ids"]) - len(orphans)
+        for path in self.keyword.paths() - known:
+            self.keyword.remove_path(path)
         return removed
 
     def close(self) -> None:
         self.manifest.close()
+        self.keyword.close()
 
 
 def reindex(config: Config) -> None:
     """Forget the whole index (after an embedding-model change); the cache survives."""
     drop_collection(config)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(config.keyword_path) + suffix).unlink(missing_ok=True)
     if config.manifest_path.exists():
         manifest = Manifest(config.manifest_path)
         for record in manifest.all():

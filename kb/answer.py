@@ -43,6 +43,12 @@ class Answer:
     found: bool
     mode: str
     citations: list[Citation]
+    notes: list[str] = field(default_factory=list)
+    """System notes in the asker's language (LLM fallback, removed citations)."""
+    standalone_query: str = ""
+    """The follow-up rewritten as a self-contained query (what was searched)."""
+    stripped_citations: list[str] = field(default_factory=list)
+    """Citation markers the LLM wrote that named no given passage, e.g. ["[7]"]."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

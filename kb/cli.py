@@ -1,4 +1,4 @@
-"""``python -m kb search|ask|stats``: the knowledge base from the command line.
+"""``python -m kb search|ask|brief|stats``: the knowledge base from the command line.
 
 JSON field names are a contract with scripts and checks outside this repo;
 add fields freely, but never rename or remove one.
@@ -46,6 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="language of the answer (default: the question's)")
 
     sub.add_parser("stats", parents=[common], help="documents, chunks per language, model, data dir")
+
+    brief = sub.add_parser("brief", parents=[common], help="a cited briefing note on a topic (Markdown or DOCX)")
+    brief.add_argument("topic")
+    brief.add_argument("--lang", choices=["auto", "vi", "ja", "en"], default="auto",
+                       help="language of the note (default: the topic's)")
+    brief.add_argument("--out", type=Path, metavar="FILE.docx|FILE.md", help="also write the note to this file")
+    brief.add_argument("--doc", action="append", default=[], metavar="DOC_ID", help="only this document (repeatable)")
+    brief.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
+    brief.add_argument("--since", help="documents as of this date or later (YYYY[-MM[-DD]])")
+    brief.add_argument("--until", help="documents as of this date or earlier")
+
+    evaluate = sub.add_parser("eval", parents=[common], help="measure retrieval: recall@1/5/10, MRR@10, latency")
+    evaluate.add_argument("questions", type=Path, help="JSONL of questions (expected_doc_ids or context_id)")
+    evaluate.add_argument("--contexts", type=Path, help="JSONL of passages: index them into a throwaway index first")
+    evaluate.add_argument("--method", choices=["dense", "bm25", "hybrid", "all"], default="all")
+    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument("--cache-dir", type=Path, help="where throwaway indexes are kept (default DATA_DIR/eval-cache)")
     return parser
 
 
@@ -65,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             _emit(answer.as_dict(), args.json, _format_answer)
         elif args.command == "stats":
             _emit(kb.stats(), args.json, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
+        elif args.command == "brief":
+            _brief(kb, args)
+        elif args.command == "eval":
+            _emit(_evaluate(args, config), args.json, _format_eval)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -72,6 +94,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _brief(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    """Build the note, write ``--out`` (format from its suffix), print JSON or Markdown."""
+    out = args.out
+    if out is not None and out.suffix.lower() not in (".docx", ".md"):
+        raise ValueError(f"--out {out}: use a .docx or .md file name")
+    filters = Filters(doc_ids=tuple(args.doc), tags=tuple(args.tag), date_from=args.since, date_to=args.until)
+    note = kb.brief(args.topic, lang=None if args.lang == "auto" else args.lang, filters=filters)
+    if out is not None:
+        if out.suffix.lower() == ".docx":
+            note.to_docx(out)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(note.to_markdown(), encoding="utf-8")
+    payload = note.as_dict() | {"out": str(out) if out else None, "markdown": note.to_markdown()}
+    _emit(payload, args.json, lambda p: p["markdown"].rstrip())
+
+
+def _evaluate(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    from kb import evaluate
+
+    if not args.questions.is_file():
+        raise ValueError(f"no such questions file: {args.questions}")
+    questions = evaluate.load_jsonl(args.questions)[: args.limit]
+    if args.contexts:
+        if not args.contexts.is_file():
+            raise ValueError(f"no such contexts file: {args.contexts}")
+        cache = args.cache_dir or config.data_dir / "eval-cache"
+        config = evaluate.context_index(args.contexts, config, cache, progress=sys.stderr.isatty())
+    kb = KnowledgeBase(config)
+    results = {
+        method: evaluate.score(lambda q, k, m: kb.retriever.search(q, k, method=m), questions, method, args.k)
+        for method in evaluate.methods_for(args.method)
+    }
+    return {"questions": str(args.questions), "contexts": str(args.contexts or ""), "k": args.k, "methods": results}
+
+
+def _format_eval(report: dict[str, Any]) -> str:
+    from kb.evaluate import markdown_table
+
+    rows = [(Path(report["questions"]).name, method, m) for method, m in report["methods"].items()]
+    for method, m in report["methods"].items():
+        for kind, km in (m.get("by_kind") or {}).items():
+            rows.append((f"{Path(report['questions']).name} [{kind}]", method, km))
+    return markdown_table(rows)
 
 
 def _filters(args: argparse.Namespace) -> Filters:

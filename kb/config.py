@@ -54,6 +54,13 @@ class Config:
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = 60.0
+    """Seconds to wait for the endpoint to connect and for each streamed piece."""
+    llm_retries: int = 1
+    """Extra attempts when the endpoint fails before its first token (then extractive)."""
+    history_turns: int = 6
+    """Conversation messages (user or assistant) kept for follow-up questions."""
+    history_chars: int = 4000
+    """And at most this many characters of them, newest first."""
 
     # --- app ---------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -89,6 +96,10 @@ class Config:
     @property
     def manifest_path(self) -> Path:
         return self.data_dir / "manifest.sqlite"
+
+    @property
+    def keyword_path(self) -> Path:
+        return self.data_dir / "keyword.sqlite"
 
     @property
     def uses_chroma_server(self) -> bool:

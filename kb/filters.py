@@ -27,6 +27,12 @@ class Filters:
     def with_lang(self, lang: str | None) -> "Filters":
         return Filters(lang, self.doc_ids, self.tags, self.date_from, self.date_to, self.visibility)
 
+    def date_range(self) -> tuple[int | None, int | None]:
+        """Inclusive bounds as YYYYMMDD integers (the ``date_int`` metadata)."""
+        low = _date_int(self.date_from, low=True) if self.date_from else None
+        high = _date_int(self.date_to, low=False) if self.date_to else None
+        return low, high
+
     def where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if self.lang and self.lang != "any":
@@ -35,10 +41,11 @@ class Filters:
             clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
         for tag in self.tags:
             clauses.append({"tags": {"$contains": tag}})
-        if self.date_from:
-            clauses.append({"date_int": {"$gte": _date_int(self.date_from, low=True)}})
-        if self.date_to:
-            clauses.append({"date_int": {"$lte": _date_int(self.date_to, low=False)}})
+        low, high = self.date_range()
+        if low is not None:
+            clauses.append({"date_int": {"$gte": low}})
+        if high is not None:
+            clauses.append({"date_int": {"$lte": high}})
         if self.visibility:
             clauses.append({"visibility": {"$in": list(self.visibility)}})
         if not clauses:

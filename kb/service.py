@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 from kb.answer import Answer, extractive_answer
+from kb.brief import Brief, build_brief
 from kb.config import Config
+from kb.conversation import bound_history, previous_question, standalone_query
 from kb.embeddings import get_embeddings
 from kb.filters import Filters
+from kb.keyword import KeywordIndex
+from kb.llm import base_url, chat_model, llm_status, stream_answer
 from kb.manifest import Manifest
 from kb.retrieve import Hit, KakehashiRetriever, Retriever
 from kb.store import describe, open_store
@@ -36,8 +41,12 @@ class KnowledgeBase:
         return open_store(self.config, self.embeddings)
 
     @cached_property
+    def keyword(self) -> KeywordIndex:
+        return KeywordIndex(self.config.keyword_path)
+
+    @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.store._collection, self.embeddings)
+        return Retriever(self.store._collection, self.embeddings, self.keyword)
 
     def as_langchain_retriever(self, k: int = 5, filters: Filters | None = None) -> KakehashiRetriever:
         return KakehashiRetriever(retriever=self.retriever, k=k, filters=filters or Filters())
@@ -46,11 +55,84 @@ class KnowledgeBase:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         return self.retriever.search(query, k or self.config.top_k, filters)
 
-    def ask(self, question: str, lang: str | None = None, filters: Filters | None = None, k: int = 8) -> Answer:
-        """Answer in the asker's language (detected unless ``lang`` is given)."""
-        asked_in = lang if lang in ("vi", "ja", "en") else detect_lang(question)
-        hits = self.search(question, k, filters)
-        return extractive_answer(question, hits, asked_in)
+    def ask(
+        self,
+        question: str,
+        lang: str | None = None,
+        filters: Filters | None = None,
+        history: list[dict[str, str]] | None = None,
+        k: int = 8,
+    ) -> Answer:
+        """Answer in the asker's language (detected unless ``lang`` is given), with citations.
+
+        With an LLM configured the answer is generated (``mode="llm"``); without
+        one, or when the endpoint fails, it is extractive. ``history`` (earlier
+        turns) lets a follow-up such as "còn Sakai thì sao?" be understood.
+        """
+        answer: Answer | None = None
+        for item in self.ask_stream(question, lang=lang, filters=filters, history=history, k=k):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        lang: str | None = None,
+        filters: Filters | None = None,
+        history: list[dict[str, str]] | None = None,
+        k: int = 8,
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is produced, then the finished :class:`Answer`.
+
+        Extractive answers arrive in one piece; an LLM streams token deltas.
+        The final Answer is authoritative (validated citations; after an LLM
+        failure, the note and the extractive answer replace the partial text).
+        """
+        turns = bound_history(history, self.config.history_turns, self.config.history_chars)
+        asked_in = self._answer_lang(question, lang, turns)
+        model = self.llm
+        query = standalone_query(question, turns, model, retries=0)
+        hits = self.search(query, k, filters)
+        if model is None:
+            stream: Iterator[str | Answer] = _whole(extractive_answer(query, hits, asked_in))
+        else:
+            stream = stream_answer(model, query, hits, asked_in, self.config.llm_retries, self._endpoint())
+        for item in stream:
+            if isinstance(item, Answer):
+                item.question = question
+                item.standalone_query = query
+            yield item
+
+    def brief(self, topic: str, lang: str | None = None, filters: Filters | None = None, k: int = 10) -> Brief:
+        """A cited briefing note on ``topic`` (export with ``.to_markdown()`` / ``.to_docx(path)``)."""
+        note_lang = self._answer_lang(topic, lang, [])
+        hits = self.search(topic, k, filters)
+        return build_brief(topic, hits, note_lang, self.llm, self.config.llm_retries, self._endpoint())
+
+    # ------------------------------------------------------------------ LLM
+    @cached_property
+    def llm(self):
+        """The configured LangChain chat model, or None for extractive mode."""
+        return chat_model(self.config) if self.config.llm_provider.strip() else None
+
+    def llm_status(self) -> dict[str, Any]:
+        """{configured, provider, model, base_url, reachable, error}; no request when unconfigured."""
+        return llm_status(self.config)
+
+    def _endpoint(self) -> str:
+        return f"{self.config.llm_provider} at {base_url(self.config)} (model {self.config.llm_model})"
+
+    @staticmethod
+    def _answer_lang(text: str, lang: str | None, turns: list[dict[str, str]]) -> str:
+        """The override, else the text's language; a follow-up too short to tell keeps the conversation's."""
+        if lang in ("vi", "ja", "en"):
+            return lang
+        detected = detect_lang(text)
+        if detected == "other" and previous_question(turns, text):
+            detected = detect_lang(previous_question(turns, text))
+        return detected if detected in ("vi", "ja", "en") else "en"
 
     # ------------------------------------------------------------------ facts
     def stats(self) -> dict[str, Any]:
@@ -99,11 +181,50 @@ class KnowledgeBase:
                     "path": r.path,
                     "visibility": r.meta.get("visibility", "public"),
                     "translation_of": r.meta.get("translation_of"),
+                    "tags": list(r.meta.get("tags") or []),
+                    "date": r.meta.get("date"),
+                    "source": r.meta.get("source"),
                 }
                 for r in manifest.all()
             ]
         finally:
             manifest.close()
+
+    def file_for_doc(self, doc_id: str) -> tuple[Path, str] | None:
+        """The original file of an indexed document, as (path, format), or None.
+
+        Only paths recorded in the manifest for a successfully indexed
+        document are ever returned, so a web route built on this can serve a
+        cited file but never an arbitrary path.
+        """
+        if not doc_id or not self.config.manifest_path.exists():
+            return None
+        manifest = Manifest(self.config.manifest_path)
+        try:
+            record = manifest.by_doc_id(doc_id)
+        finally:
+            manifest.close()
+        if record is None or record.status != "ok":
+            return None
+        path = Path(record.path)
+        return (path, record.format or path.suffix.lstrip(".")) if path.is_file() else None
+
+    def counts(self) -> dict[str, int]:
+        """Cheap numbers for a health check: indexed documents and stored chunks."""
+        documents = 0
+        if self.config.manifest_path.exists():
+            manifest = Manifest(self.config.manifest_path)
+            try:
+                documents = sum(1 for r in manifest.all() if r.status == "ok")
+            finally:
+                manifest.close()
+        return {"documents": documents, "chunks": int(self.store._collection.count())}
+
+
+def _whole(answer: Answer) -> Iterator[str | Answer]:
+    """An extractive answer as a stream: all its text at once, then the Answer."""
+    yield answer.answer
+    yield answer
 
 
 def _count(values) -> dict[str, int]:

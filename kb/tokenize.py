@@ -1,0 +1,144 @@
+"""Keyword tokens for Vietnamese, Japanese and English, for the BM25 lane.
+
+Whitespace splitting fails both languages we serve: Japanese has no spaces,
+and a Vietnamese word is often two or three syllables, typed with or without
+tone marks. So:
+
+* Japanese runs go through SudachiPy (split mode B: 太陽光 and 発電 stay
+  findable apart, unlike mode C's 太陽光発電) and are indexed by their
+  normalised form, without particles, auxiliaries and punctuation.
+* Vietnamese and English words are lower-cased; Vietnamese syllables are
+  indexed with and without diacritics ("định" and "dinh"), and adjacent
+  syllables also as a bigram ("nghi_dinh"), which stands in for word
+  segmentation.
+* Legal references (06/2022/NĐ-CP, 896/QĐ-TTg) and numbers are kept whole,
+  and a reference also yields its number ("6"), so "nghị định 06" finds it.
+
+Every token carries a kind (``word``, ``neutral``) so that fusion can tell
+language-bound words from tokens that match across languages: numbers,
+legal references and Latin acronyms mean the same in a Japanese and a
+Vietnamese document.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterator
+
+from kb.text import normalize_text, strip_diacritics
+
+_CJK = re.compile(r"[\u3005\u3006\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_LEGAL_REF = r"\d+(?:/\d{2,4})?/[A-Za-zĐđ]+(?:-[A-Za-zĐđ0-9]+)*"
+_CODE = r"[A-Za-z]+\d+[A-Za-z0-9]*"  # COP28, PDP8, VNEEP3, QH15
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_WORD = r"[^\W\d_]+(?:[-'][^\W\d_]+)*"
+_NEUTRAL_PATTERN = re.compile(f"(?P<ref>{_LEGAL_REF})|(?P<code>{_CODE})|(?P<num>{_NUMBER})")
+_LATIN_TOKEN = re.compile(f"(?P<ref>{_LEGAL_REF})|(?P<code>{_CODE})|(?P<num>{_NUMBER})|(?P<word>{_WORD})")
+_SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
+_STOPWORDS = set(
+    # Vietnamese function words (with their tone marks: "khi" is "when" but "khí" is "gas")
+    # and English ones. Frequent and uninformative; dropping them keeps postings short.
+    "và của là các những được cho trong với có này đã để theo về từ một khi thì đến tại do bởi "
+    "như cũng sẽ đang mà ở ra vào lên hay hoặc nên nếu vì "
+    "the a an of and to in is are was were for on with by from that this as at be it or which"
+    .split()
+)
+
+WORD, NEUTRAL = "w", "n"
+"""Token kinds: language-bound words, and tokens that read the same in every language."""
+
+
+@functools.lru_cache(maxsize=1)
+def _sudachi():
+    from sudachipy import Dictionary, SplitMode
+
+    return Dictionary(dict="core").create(), SplitMode.B
+
+
+_sudachi_lock = threading.Lock()
+
+
+def tokens(text: str) -> list[str]:
+    """BM25 terms for ``text`` (kind prefixes included, e.g. ``w:dinh``, ``n:6``)."""
+    return [f"{kind}:{term}" for kind, term in _tokens(normalize_text(text))]
+
+
+def neutral_only(terms: list[str]) -> list[str]:
+    """The subset of terms that can match a document in another language."""
+    return [t for t in terms if t.startswith(NEUTRAL + ":")]
+
+
+def _tokens(text: str) -> Iterator[tuple[str, str]]:
+    for line in text.split("\n"):
+        if _CJK.search(line):
+            yield from _mixed_tokens(line)
+        else:
+            yield from _latin_tokens(line)
+
+
+def _mixed_tokens(line: str) -> Iterator[tuple[str, str]]:
+    """A line with Japanese in it: numbers and references first, then Sudachi.
+
+    Sudachi would cut "06/2022/NĐ-CP" or "4,115" into pieces, so those are
+    taken out by pattern before the rest is analysed morphologically.
+    """
+    for match in _NEUTRAL_PATTERN.finditer(line):
+        yield from _neutral(match)
+    # A middle dot (punctuation to Sudachi) keeps the sentence in one piece.
+    rest = _NEUTRAL_PATTERN.sub("・", line)
+    tokenizer, mode = _sudachi()
+    with _sudachi_lock:  # the tokenizer object is not documented as thread-safe
+        morphemes = [(m.surface(), m.normalized_form(), m.part_of_speech()[0]) for m in tokenizer.tokenize(rest, mode)]
+    for surface, form, pos in morphemes:
+        if pos in _SKIP_POS or not surface.strip():
+            continue
+        if _CJK.search(surface):
+            yield WORD, form
+        else:
+            yield from _latin_tokens(surface, bigrams=False)
+
+
+def _neutral(match: re.Match) -> Iterator[tuple[str, str]]:
+    raw = match.group()
+    if match.lastgroup == "ref":
+        ref = strip_diacritics(raw.lower())
+        number, rest = ref.split("/", 1)
+        yield NEUTRAL, ref
+        yield NEUTRAL, str(int(number))
+        yield NEUTRAL, rest.rsplit("/", 1)[-1]  # the document type: nd-cp, qd-ttg
+    elif match.lastgroup == "code":
+        yield NEUTRAL, raw.lower()
+    else:
+        yield NEUTRAL, _canonical_number(raw)
+
+
+def _latin_tokens(segment: str, bigrams: bool = True) -> Iterator[tuple[str, str]]:
+    previous: str | None = None
+    for match in _LATIN_TOKEN.finditer(segment):
+        if match.lastgroup != "word":
+            yield from _neutral(match)
+            previous = None
+            continue
+        raw = match.group()
+        lower = raw.lower()
+        if lower in _STOPWORDS:
+            previous = None
+            continue
+        folded = strip_diacritics(lower)
+        if raw.isascii() and raw.isupper() and len(raw) > 1:
+            yield NEUTRAL, lower  # acronyms such as JCM, GEC, MOEJ read the same everywhere
+        else:
+            yield WORD, folded
+            if lower != folded:
+                yield WORD, lower  # the accented form too: an exact match scores higher
+        if bigrams and previous:
+            yield WORD, f"{previous}_{folded}"
+        previous = folded
+
+
+def _canonical_number(raw: str) -> str:
+    """'06' -> '6'; thousands separators differ by language, so they are dropped: 4.115 == 4,115."""
+    digits = re.sub(r"[.,](?=\d{3}(?:\D|$))", "", raw)
+    return digits.lstrip("0") or "0"

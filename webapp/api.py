@@ -1,0 +1,63 @@
+"""Named API endpoints for ``gradio_client``: ``/ask``, ``/search`` and ``/brief``.
+
+They return the same JSON the CLI prints (``kb ask --json`` for ``/ask``), so
+scripts can move between the CLI and the HTTP API without re-mapping fields.
+Gradio derives each endpoint's parameters from these type hints.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gradio as gr
+
+from kb.service import KnowledgeBase
+from webapp import kbcalls
+
+MAX_K = 50
+
+
+def make_api(kb: KnowledgeBase) -> dict[str, Callable[..., Any]]:
+    """The endpoint functions, bound to ``kb``, keyed by API name."""
+
+    def ask(question: str, lang: str = "auto") -> dict:
+        """Answer a question from the documents, with numbered citations.
+
+        lang: auto (the question's language), vi, ja or en.
+        Returns the `python -m kb ask --json` object: question, lang, answer, found, mode, citations.
+        """
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("question is empty")
+        answer = kb.ask(question, lang=kbcalls.answer_lang(lang))
+        return answer.as_dict()
+
+    def search(query: str, k: int = 5, lang: str = "any") -> list:
+        """The k passages that best match the query; lang: any, vi, ja or en."""
+        query = (query or "").strip()
+        if not query:
+            raise gr.Error("query is empty")
+        try:
+            k = max(1, min(int(k), MAX_K))
+        except (TypeError, ValueError):
+            raise gr.Error("k must be a whole number") from None
+        if lang not in ("any", "auto", "", None, *kbcalls.ANSWER_LANGS):
+            raise gr.Error("lang must be any, vi, ja or en")
+        hits = kb.search(query, k, kbcalls.make_filters(lang=lang))
+        return [hit.as_dict() for hit in hits]
+
+    def brief(topic: str, lang: str = "auto") -> dict:
+        """A cited briefing note on a topic: {"brief": the note as a dict, "markdown": the note}."""
+        topic = (topic or "").strip()
+        if not topic:
+            raise gr.Error("topic is empty")
+        note = kb.brief(topic, lang=kbcalls.answer_lang(lang))
+        return {"brief": note.as_dict(), "markdown": note.to_markdown()}
+
+    return {"ask": ask, "search": search, "brief": brief}
+
+
+def register_api(kb: KnowledgeBase) -> None:
+    """Declare the endpoints inside the current ``gr.Blocks`` context."""
+    for name, fn in make_api(kb).items():
+        gr.api(fn, api_name=name, concurrency_id="kb")
