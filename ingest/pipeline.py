@@ -35,6 +35,9 @@ from kb.text import LANGS, detect_lang
 log = logging.getLogger("kakehashi.ingest")
 
 IGNORE_FILE = ".kakehashiignore"
+PIPELINE_VERSION = 2
+"""Bump when loading, normalising or chunking changes: every file is then re-processed
+(cheaply: embeddings of unchanged chunk texts come from the cache)."""
 VISIBILITY = re.compile(r"^(public|internal|group:[A-Za-z0-9_.-]{1,64})$")
 UPSERT_BATCH = 64
 
@@ -175,6 +178,7 @@ class Ingestor:
             previous
             and previous.status == "ok"
             and previous.content_hash == digest
+            and previous.meta.get("pipeline_version") == PIPELINE_VERSION
             and (visibility is None or previous.meta.get("visibility") == visibility)
         ):
             return "unchanged", previous.chunks or 0, []
@@ -241,6 +245,7 @@ class Ingestor:
             "file_name": path.name,
             "format": fmt,
             "doc_hash": digest[:16],
+            "pipeline_version": PIPELINE_VERSION,
         }
         for optional in ("date", "translation_of", "source_ref", "tags"):
             if found.get(optional):

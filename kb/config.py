@@ -46,6 +46,8 @@ class Config:
 
     # --- retrieval and answers --------------------------------------------
     top_k: int = 5
+    reranker: str = ""
+    """Optional sentence-transformers CrossEncoder (path or hub name), e.g. BAAI/bge-reranker-v2-m3."""
 
     # --- LLM endpoint (optional; extractive answers when empty) -----------
     llm_provider: str = ""

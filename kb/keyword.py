@@ -147,6 +147,16 @@ class KeywordIndex:
     def paths(self) -> set[str]:
         return {row[0] for row in self._db().execute("SELECT DISTINCT path FROM chunks")}
 
+    def document_frequencies(self, terms: list[str]) -> tuple[dict[str, int], int]:
+        """(df of each term, number of chunks): how rare each term is in the index."""
+        db = self._db()
+        n = int(dict(db.execute("SELECT key, value FROM stats")).get("n_chunks", 0))
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return {}, n
+        found = dict(db.execute(f"SELECT term, df FROM terms WHERE term IN ({','.join('?' * len(unique))})", unique))
+        return {t: int(found.get(t, 0)) for t in unique}, n
+
     def search(self, terms: list[str], k: int = 10, filters: Filters | None = None) -> list[tuple[str, float]]:
         """BM25 over ``terms`` (from :func:`kb.tokenize.tokens`); filters apply inside the query."""
         if not terms:

@@ -12,6 +12,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "ナレッジベースには、この質問に答える情報がありません。",
         "en": "The knowledge base has no information that answers this question.",
     },
+    "documents_say": {
+        "vi": "Tài liệu ghi nhận:",
+        "ja": "資料には次のように記載されています：",
+        "en": "The documents note:",
+    },
     "nearest": {
         "vi": "Các tài liệu gần nhất với câu hỏi:",
         "ja": "質問に最も近い資料：",

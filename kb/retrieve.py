@@ -47,8 +47,8 @@ TWIN_SIMILARITY = 0.88
 @dataclass(frozen=True)
 class Weights:
     dense: float = 1.0
-    keyword_same_lang: float = 1.0
-    keyword_cross_lang: float = 1.0
+    keyword_same_lang: float = 0.5
+    keyword_cross_lang: float = 0.5
     cross_lingual_offset: float = 0.05
     """Added to the cosine of a passage in another language than the query's.
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
-from kb.answer import Answer, extractive_answer
+from kb.answer import Answer, AnswerContext, extractive_answer
 from kb.brief import Brief, build_brief
 from kb.config import Config
 from kb.conversation import bound_history, previous_question, standalone_query
@@ -46,7 +46,12 @@ class KnowledgeBase:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.store._collection, self.embeddings, self.keyword)
+        reranker = None
+        if self.config.reranker:
+            from kb.rerank import CrossEncoderReranker
+
+            reranker = CrossEncoderReranker(self.config.reranker)
+        return Retriever(self.store._collection, self.embeddings, self.keyword, reranker=reranker)
 
     def as_langchain_retriever(self, k: int = 5, filters: Filters | None = None) -> KakehashiRetriever:
         return KakehashiRetriever(retriever=self.retriever, k=k, filters=filters or Filters())
@@ -96,7 +101,7 @@ class KnowledgeBase:
         query = standalone_query(question, turns, model, retries=0)
         hits = self.search(query, k, filters)
         if model is None:
-            stream: Iterator[str | Answer] = _whole(extractive_answer(query, hits, asked_in))
+            stream: Iterator[str | Answer] = _whole(extractive_answer(query, hits, asked_in, self.answer_context()))
         else:
             stream = stream_answer(model, query, hits, asked_in, self.config.llm_retries, self._endpoint())
         for item in stream:
@@ -104,6 +109,10 @@ class KnowledgeBase:
                 item.question = question
                 item.standalone_query = query
             yield item
+
+    def answer_context(self) -> AnswerContext:
+        """Term rarity and the glossary, for extractive answers."""
+        return AnswerContext(frequencies=self.keyword.document_frequencies, glossary=self.retriever.glossary())
 
     def brief(self, topic: str, lang: str | None = None, filters: Filters | None = None, k: int = 10) -> Brief:
         """A cited briefing note on ``topic`` (export with ``.to_markdown()`` / ``.to_docx(path)``)."""

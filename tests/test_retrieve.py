@@ -1,0 +1,145 @@
+"""Hybrid retrieval on the indexed sample corpus: languages, references, filters, twins."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.filters import Filters
+from kb.keyword import KeywordIndex
+from kb.tokenize import neutral_only, tokens
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _doc_ids(hits) -> list[str]:
+    return [d for h in hits for d in (h.doc_id, *(t.doc_id for t in h.twins))]
+
+
+# ------------------------------------------------------------------ tokens
+def test_japanese_tokens_keep_solar_and_generation_apart():
+    terms = tokens("太陽光発電の設備")
+    assert "w:太陽光" in terms and "w:発電" in terms
+    assert not any(t.startswith("w:の") for t in terms)  # particles dropped
+
+
+def test_vietnamese_tokens_fold_diacritics_and_keep_references_whole():
+    terms = tokens("Nghị định 06/2022/NĐ-CP về khí nhà kính")
+    assert {"w:nghi", "w:nghị", "w:dinh", "w:nghi_dinh", "n:06/2022/nd-cp", "n:6", "w:khí", "w:khi"} <= set(terms)
+    assert set(tokens("nghi dinh 06")) <= set(terms)
+    assert neutral_only(tokens("Quyết định 896/QĐ-TTg năm 2022")) == ["n:896/qd-ttg", "n:896", "n:qd-ttg", "n:2022"]
+
+
+def test_numbers_read_the_same_in_both_languages():
+    assert "n:4115" in tokens("4.115 tín chỉ") and "n:4115" in tokens("4,115クレジット")
+
+
+# ------------------------------------------------------------------ keyword index
+def test_keyword_index_replaces_files_atomically_and_filters_in_sql(tmp_path):
+    index = KeywordIndex(tmp_path / "k.sqlite")
+    index.replace_file("a", [("a1", "Nghị định 06/2022/NĐ-CP", {"doc_id": "a", "lang": "vi", "visibility": "internal"})])
+    index.replace_file("b", [("b1", "政令06/2022/NĐ-CP", {"doc_id": "b", "lang": "ja", "tags": ["law"]})])
+    assert index.search(tokens("nghi dinh 06"))[0][0] == "a1"
+    assert [c for c, _ in index.search(tokens("06/2022/NĐ-CP"), filters=Filters(visibility=("public",)))] == ["b1"]
+    assert [c for c, _ in index.search(tokens("06/2022/NĐ-CP"), filters=Filters(tags=("law",)))] == ["b1"]
+    index.replace_file("a", [])
+    assert index.chunk_ids() == {"b1"}
+    df, n = index.document_frequencies(["n:6", "w:unknown"])
+    assert n == 1 and df == {"n:6": 1, "w:unknown": 0}
+
+
+# ------------------------------------------------------------------ on the corpus
+@pytest.mark.parametrize("query, expected", [
+    ("nghi dinh 06 2022", {"vi-05-vietnam-framework", "ja-05-vietnam-framework"}),
+    ("896/QĐ-TTg", {"vi-05-vietnam-framework", "ja-05-vietnam-framework"}),
+    ("Quyết định 1629", {"vi-06-ba-ria-vung-tau", "ja-06-ba-ria-vung-tau"}),
+    ("脱炭素先行地域に選定されたのはいつ", {"ja-03-sakai-policy", "vi-03-sakai-policy"}),
+])
+def test_unaccented_and_legal_reference_queries(corpus_kb, query, expected):
+    assert expected & set(_doc_ids(corpus_kb.search(query, 3)))
+
+
+def test_vietnamese_question_finds_a_fact_only_in_japanese(corpus_kb):
+    hits = corpus_kb.search("Tổ chức nào quản lý các đợt kêu gọi dự án mô hình JCM?", 5)
+    assert "ja-12-jcm-subsidy-guide" in _doc_ids(hits)
+
+
+def test_japanese_question_finds_a_fact_only_in_vietnamese(corpus_kb):
+    hits = corpus_kb.search("スオイラオ・エコロッジ（Suối Rao Ecolodge）がカーボンニュートラルな観光地に認証されたのはいつ？", 5)
+    assert "vi-11-brvt-climate-plans" in _doc_ids(hits)
+
+
+def test_japanese_question_over_an_index_holding_only_vietnamese(corpus_kb):
+    hits = corpus_kb.search("堺市とバリア・ブンタウ省の覚書はいつ署名されたか", 5, Filters(lang="vi"))
+    assert {h.lang for h in hits} == {"vi"}
+    assert "vi-01-cooperation" in _doc_ids(hits)
+
+
+def test_filters_are_enforced_inside_every_lane(corpus_kb):
+    hits = corpus_kb.search("JCM", 10, Filters(doc_ids=("ja-04-jcm",)))
+    assert hits and {h.doc_id for h in hits} == {"ja-04-jcm"}
+    tagged = corpus_kb.search("thuật ngữ", 5, Filters(tags=("glossary",)))
+    assert tagged and all(h.doc_id.endswith("08-glossary") for h in tagged)
+    dated = corpus_kb.search("JCM", 10, Filters(date_from="2026-01-01"))
+    assert dated and all(int(h.metadata["date_int"]) >= 20260101 for h in dated)
+    assert corpus_kb.search("JCM", 10, Filters(visibility=("internal",))) == []
+
+
+def test_a_passage_and_its_translation_fold_with_the_askers_language_first(corpus_kb):
+    hits = corpus_kb.search("Sakai được chọn là thành phố mô hình môi trường vào tháng 1 năm 2009", 5)
+    twins = [h for h in hits if h.twins]
+    assert twins, "expected the Japanese twin passage folded under the Vietnamese one"
+    assert twins[0].lang == "vi" and twins[0].twins[0].lang == "ja"
+
+
+def test_dense_and_bm25_methods_are_available(corpus_kb):
+    for method in ("dense", "bm25", "hybrid"):
+        assert corpus_kb.retriever.search("Thị Vải LNG", 3, method=method)
+
+
+def test_langchain_retriever_interface(corpus_kb):
+    documents = corpus_kb.as_langchain_retriever(k=2).invoke("二国間クレジット制度")
+    assert len(documents) == 2 and documents[0].metadata["doc_id"]
+
+
+def test_cross_encoder_reranker_wiring(corpus_config, tmp_path):
+    """A locally built cross-encoder (from the packaged MiniLM) reorders the candidates."""
+    from sentence_transformers import CrossEncoder
+
+    from kb.embeddings import packaged_minilm_path
+    from kb.service import KnowledgeBase
+
+    model_dir = tmp_path / "cross-encoder"
+    CrossEncoder(str(packaged_minilm_path()), num_labels=1, device="cpu").save(str(model_dir))
+    kb = KnowledgeBase(dataclasses.replace(corpus_config, reranker=str(model_dir)))
+    hits = kb.search("Thị Vải LNG terminal capacity", 5)
+    assert all("rerank_score" in h.metadata for h in hits)  # the search went through the reranker
+    candidates = kb.retriever.search("Thị Vải LNG terminal capacity", 10, method="dense")
+    reranked = kb.retriever.reranker.rerank("Thị Vải LNG terminal capacity", candidates)
+    scores = [h.metadata["rerank_score"] for h in reranked]
+    assert scores == sorted(scores, reverse=True)
+    assert {h.chunk_id for h in reranked} == {h.chunk_id for h in candidates}
+
+
+def test_eval_command_contract(corpus_config, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
+        {"id": "1", "lang": "vi", "question": "Nghị định 06/2022/NĐ-CP", "expected_doc_ids": ["vi-05-vietnam-framework", "ja-05-vietnam-framework"], "kind": "same"},
+        {"id": "2", "lang": "ja", "question": "GECが公募を担う", "expected_doc_ids": ["ja-12-jcm-subsidy-guide"], "kind": "same"},
+    ]), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "kb", "eval", str(questions), "--method", "all", "--k", "10", "--json",
+         "--data-dir", str(corpus_config.data_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["methods"]) == {"dense", "bm25", "hybrid"}
+    hybrid = report["methods"]["hybrid"]
+    assert {"r@1", "r@5", "r@10", "mrr@10", "p50_ms", "p95_ms"} <= set(hybrid)
+    assert hybrid["r@5"] == 1.0
