@@ -281,14 +281,17 @@ def evidence_strength(query: QueryProfile, hits: list[Hit], candidates: list[_Ca
     return (best_similarity - 0.80) * 5 + coverage - query.unseen
 
 
-_UNKNOWN_MARKERS = re.compile(
-    "không nêu|chưa nêu|không được nêu|chưa cho biết|không rõ|chưa rõ|chưa được xác nhận|chưa xác nhận|"
-    "chưa được xác minh|chưa xác minh|chưa được kiểm chứng|chưa được thu thập|chưa được công bố|"
-    "không được công bố|chưa tìm thấy|không tìm thấy|"
-    "扱わない|確認されていない|確認できていない|確認できない|明らかでない|明らかになっていない|記載がない|"
-    "記載されていない|示されていない|不明|未確認|特定されていない|公表されていない|分かっていない|わかっていない|"
-    "not verified|not stated|unknown|not found"
+UNKNOWN_MARKERS = re.compile(
+    r"không nêu|chưa nêu|không được nêu|chưa cho biết|không cho biết|không ghi rõ|không rõ|chưa rõ"
+    r"|chưa (?:được )?(?:xác nhận|xác minh|xác định|kiểm chứng|đối chiếu|thu thập|công bố)|không được công bố"
+    r"|chưa tìm thấy|không tìm thấy|cần (?:được )?(?:xác minh|đối chiếu)"
+    r"|扱わない|確認されていない|確認できていない|確認できない|明らかでない|明らかになっていない|記載がない"
+    r"|記載されていない|明記されていない|示されていない|不明|未確認|特定されていない|公表されていない"
+    r"|分かっていない|わかっていない|照合していない|照合されていない"
+    r"|unconfirmed|not (?:been )?(?:verified|confirmed|stated)|unclear|unknown|not found",
+    re.IGNORECASE,
 )
+"""What documents write when they say something is not known or not verified."""
 
 
 def states_unknown(sentence: str) -> bool:
@@ -297,7 +300,7 @@ def states_unknown(sentence: str) -> bool:
     An aside in brackets ("(the source does not give the meeting date)")
     qualifies a detail, not the sentence, so it does not count.
     """
-    return _UNKNOWN_MARKERS.search(_ASIDE.sub(" ", sentence)) is not None
+    return UNKNOWN_MARKERS.search(_ASIDE.sub(" ", sentence)) is not None
 
 
 _ASIDE = re.compile(r"\([^)]*\)|（[^）]*）")

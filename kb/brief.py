@@ -27,7 +27,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from kb.answer import query_terms, term_overlap
+from kb.answer import UNKNOWN_MARKERS, query_terms, term_overlap
 from kb.llm import LANG_NAMES, LLMFailure, check_citations, complete, fence_passages, log_failure, neutralise
 from kb.messages import message
 from kb.retrieve import Hit
@@ -298,12 +298,6 @@ _ACTOR_PATTERNS = [
     re.compile(r"([\u4e00-\u9fff\u30a0-\u30ffA-Za-z・]{1,16}(?:省|庁|局|市役所|人民委員会|機構|センター|株式会社|工営|協会|銀行))"),
     re.compile(r"\b(JETRO|GEC|NEDO|JICA|MOEJ|METI|HEPZA|UNFCCC)\b"),
 ]
-_UNCONFIRMED = re.compile(
-    r"chưa (?:được )?(?:xác minh|đối chiếu|xác định|rõ|nêu|cho biết)|không (?:ghi rõ|nêu|cho biết)|cần (?:được )?(?:xác minh|đối chiếu)"
-    r"|確認されていない|未確認|明記されていない|示されていない|記載がない|照合していない|照合されていない|明らかでない|不明"
-    r"|unconfirmed|not (?:been )?(?:verified|confirmed|stated)|unclear|unknown",
-    re.IGNORECASE,
-)
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
 _AS_OF = re.compile(r"cập nhật đến|時点の情報に基づく|is current as of|information as of", re.I)
 """A document's "as of" line is about the document, not the topic."""
@@ -342,13 +336,13 @@ def extractive_brief(topic: str, hits: list[Hit], lang: str) -> Brief:
     statements = [s for s in by_score if re.search(r"[.。!?！？]$", s.text)]  # not table rows or bullets
     summary = _pick(statements or by_score, LIMITS["summary"])
     dated = [s for s in by_score if s.date and s.date[0][0]]
-    dated = [s for s in dated if not _UNCONFIRMED.search(s.text)]  # "not known whether … 2024" is no event
+    dated = [s for s in dated if not UNKNOWN_MARKERS.search(s.text)]  # "not known whether … 2024" is no event
     timeline = sorted(_pick(dated, LIMITS["timeline"]), key=lambda s: s.date[0])  # type: ignore[index]
     used = {s.text for s in summary + timeline}
     facts = _pick(
-        [s for s in by_score if s.numbers and s.text not in used and not _UNCONFIRMED.search(s.text)], LIMITS["key_facts"]
+        [s for s in by_score if s.numbers and s.text not in used and not UNKNOWN_MARKERS.search(s.text)], LIMITS["key_facts"]
     )
-    questions = _pick([s for s in by_score if _UNCONFIRMED.search(s.text)], LIMITS["open_questions"])
+    questions = _pick([s for s in by_score if UNKNOWN_MARKERS.search(s.text)], LIMITS["open_questions"])
     actors: list[tuple[str, _Sentence]] = []
     for s in by_score:
         label = actor_label(s.text)

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from kb.answer import Answer, Citation, citation_for, extractive_answer, not_found
+from kb.answer import Answer, AnswerContext, Citation, citation_for, extractive_answer, not_found
 from kb.config import Config
 from kb.messages import MESSAGES, message
 from kb.retrieve import Hit
@@ -400,6 +400,7 @@ def stream_answer(
     lang: str,
     retries: int = 1,
     endpoint: str = "",
+    context: AnswerContext | None = None,
 ) -> Iterator[str | Answer]:
     """Yield answer text as it is generated, then the final :class:`Answer`.
 
@@ -426,7 +427,7 @@ def stream_answer(
             raise LLMFailure("bad_output", "the model returned an empty answer", started=True)
     except LLMFailure as failure:
         log_failure(endpoint, failure)
-        fallback = extractive_answer(question, hits, lang)
+        fallback = extractive_answer(question, hits, lang, context)
         note = failure.note(lang)
         yield ("\n\n" if gate.text else "") + note + "\n" + fallback.answer
         fallback.answer = note + "\n" + fallback.answer

@@ -103,7 +103,9 @@ class KnowledgeBase:
         if model is None:
             stream: Iterator[str | Answer] = _whole(extractive_answer(query, hits, asked_in, self.answer_context()))
         else:
-            stream = stream_answer(model, query, hits, asked_in, self.config.llm_retries, self._endpoint())
+            stream = stream_answer(
+                model, query, hits, asked_in, self.config.llm_retries, self._endpoint(), self.answer_context()
+            )
         for item in stream:
             if isinstance(item, Answer):
                 item.question = question

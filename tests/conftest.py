@@ -51,3 +51,14 @@ def corpus_kb(corpus_config: Config):
 def data_config(tmp_path: Path) -> Config:
     """An empty data dir for tests that build their own small index."""
     return Config.from_env(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def fakes():
+    """A scripted OpenAI-protocol and Ollama-protocol server on loopback (tests/llm_server.py)."""
+    from llm_server import FakeLLMServer
+
+    servers = {protocol: FakeLLMServer(protocol) for protocol in ("openai", "ollama")}
+    yield servers
+    for server in servers.values():
+        server.close()

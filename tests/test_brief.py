@@ -136,12 +136,6 @@ LLM_NOTE = {
 }
 
 
-@pytest.fixture(scope="module")
-def fakes():
-    servers = {protocol: FakeLLMServer(protocol) for protocol in ("openai", "ollama")}
-    yield servers
-    for server in servers.values():
-        server.close()
 
 
 def llm_kb(config, server: FakeLLMServer) -> KnowledgeBase:

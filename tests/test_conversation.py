@@ -92,12 +92,6 @@ def scripted(rewrite: Reply, answer: Reply):
     return lambda request: rewrite if REWRITE_MARK in request.content("system") else answer
 
 
-@pytest.fixture(scope="module")
-def fakes():
-    servers = {protocol: FakeLLMServer(protocol) for protocol in ("openai", "ollama")}
-    yield servers
-    for server in servers.values():
-        server.close()
 
 
 def llm_kb(config, server: FakeLLMServer, **overrides) -> KnowledgeBase:
