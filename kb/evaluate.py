@@ -29,6 +29,7 @@ from kb.config import Config
 from kb.retrieve import METHODS, Hit
 
 KS = (1, 5, 10)
+EVAL_CHUNK_TOKENS = 480
 
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -100,6 +101,9 @@ def context_index(contexts: Path, base: Config, cache_root: Path, progress: bool
     from ingest.pipeline import Ingestor
 
     digest = hashlib.sha256(contexts.read_bytes()).hexdigest()[:12]
+    # A benchmark passage is the unit of retrieval: keep it whole where the model allows
+    # (e5 reads at most 512 tokens), instead of splitting it into 200-token chunks.
+    base = dataclasses.replace(base, chunk_tokens=max(base.chunk_tokens, EVAL_CHUNK_TOKENS))
     tag = hashlib.sha256(f"{base.embedder}|{base.chunk_tokens}|{base.chunk_overlap}".encode()).hexdigest()[:8]
     config = dataclasses.replace(base, data_dir=cache_root / f"{contexts.stem}-{digest}-{tag}", chroma_host="")
     done = config.data_dir / "complete"
