@@ -26,6 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ROOT / "documents"
 
 
+def require(condition: bool, reason: str) -> None:
+    """Skip on a developer machine without an optional tool; fail in CI, where it must be installed."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} — CI must install it (scripts/install.sh --dev)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def corpus_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """A data dir holding the whole sample corpus, ingested through the real pipeline."""

@@ -348,10 +348,11 @@ def test_scanned_pdf_is_ocr_readable() -> None:
     import shutil
     import subprocess
 
-    if not shutil.which("tesseract"):
-        pytest.skip("tesseract not installed")
-    if "vie" not in subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout.split():
-        pytest.skip("tesseract Vietnamese data not installed")
+    from conftest import require
+
+    require(bool(shutil.which("tesseract")), "tesseract not installed")
+    langs = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout.split()
+    require("vie" in langs, "tesseract Vietnamese data not installed")
     import pytesseract
     from pypdf import PdfReader
 

@@ -36,6 +36,9 @@ def test_japanese_pdf_extracts_exactly_with_width_folding():
 def test_scanned_pdf_is_read_by_ocr_or_reported(monkeypatch):
     from ingest import ocr
 
+    from conftest import require
+
+    require("vie" in ocr.available_languages(), "Tesseract with Vietnamese data is not installed")
     data = image_only_pdf("Nghị định 06/2022/NĐ-CP về khí nhà kính")
     if ocr.available_languages():
         loaded = load_file(Path("scan.pdf"), data)

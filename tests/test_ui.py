@@ -67,9 +67,10 @@ def ui_app(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (scripts/install.sh --dev)")
+    from conftest import require
+
+    require(Path(CHROMIUM).exists(), "Chromium is not installed")
+    import playwright.sync_api as playwright_api
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
