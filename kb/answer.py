@@ -87,8 +87,11 @@ def extractive_answer(
     context = context or AnswerContext()
     lang = answer_lang(lang or detect_lang(question))
     query = QueryProfile.build(question, lang, context)
-    candidates = _candidates(query, hits[:EVIDENCE_HITS])
-    strength = evidence_strength(query, hits, candidates)
+    evidence = hits[:EVIDENCE_HITS]
+    # Tokenising a passage (Sudachi for Japanese) is the costly step: once per passage.
+    coverages = [query.coverage(set(tokens(h.text)), query.same_language(h.lang)) for h in evidence]
+    candidates = _candidates(query, evidence, coverages)
+    strength = evidence_strength(query, evidence, coverages) if candidates else 0.0
     if not candidates or strength < context.threshold:
         return not_found(question, lang, hits)
     chosen = _select(candidates)
@@ -175,6 +178,10 @@ class QueryProfile:
             unseen=unseen / total if total else 0.0,
         )
 
+    def same_language(self, lang: str) -> bool:
+        """Whether text in ``lang`` can be matched word for word (English questions match any)."""
+        return lang == self.lang or self.lang not in ("vi", "ja")
+
     def coverage(self, text_terms: set[str], same_language: bool) -> float:
         """Rarity-weighted share of the question's terms found in ``text_terms``.
 
@@ -201,7 +208,7 @@ class _Candidate:
     score: float
 
 
-def _candidates(query: QueryProfile, hits: list[Hit]) -> list[_Candidate]:
+def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) -> list[_Candidate]:
     """Sentences of the best two passages, scored.
 
     Passages are chosen first (retrieval rank and how much of the question
@@ -209,9 +216,8 @@ def _candidates(query: QueryProfile, hits: list[Hit]) -> list[_Candidate]:
     own word overlap says little, but its passage was ranked by meaning.
     """
     passages = []
-    for rank, hit in enumerate(hits):
-        same = hit.lang == query.lang or query.lang not in ("vi", "ja")
-        coverage = query.coverage(set(tokens(hit.text)), same)
+    for rank, (hit, coverage) in enumerate(zip(hits, coverages)):
+        same = query.same_language(hit.lang)
         typed = bool(query.wants and _HAS[query.wants].search(hit.text))
         passages.append((0.5 / (1 + rank) + 0.5 * coverage + (0.1 if typed else 0.0), rank, hit, same))
     passages.sort(key=lambda p: -p[0])
@@ -266,7 +272,7 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def evidence_strength(query: QueryProfile, hits: list[Hit], candidates: list[_Candidate]) -> float:
+def evidence_strength(query: QueryProfile, hits: list[Hit], coverages: list[float]) -> float:
     """How well the knowledge base covers the question, calibrated on the evaluation set.
 
     Combines the calibrated cosine of the best passage with the rarity-weighted
@@ -274,14 +280,10 @@ def evidence_strength(query: QueryProfile, hits: list[Hit], candidates: list[_Ca
     sit in a narrow band (0.80-0.95) for on- and off-topic questions alike,
     while an off-topic question's rare terms are missing from every passage.
     """
-    if not hits or not candidates:
+    if not hits:
         return 0.0
-    best_similarity = max(h.similarity + (0.05 if h.lang != query.lang else 0.0) for h in hits[:EVIDENCE_HITS])
-    coverage = max(
-        query.coverage(set(tokens(h.text)), h.lang == query.lang or query.lang not in ("vi", "ja"))
-        for h in hits[:EVIDENCE_HITS]
-    )
-    return (best_similarity - 0.80) * 5 + coverage - query.unseen
+    best_similarity = max(h.similarity + (0.05 if h.lang != query.lang else 0.0) for h in hits)
+    return (best_similarity - 0.80) * 5 + max(coverages) - query.unseen
 
 
 UNKNOWN_MARKERS = re.compile(

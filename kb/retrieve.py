@@ -176,15 +176,16 @@ class Retriever:
         lanes = []
         if not filters.lang or filters.lang in ("any", query_lang):
             lanes.append((self.weights.keyword_same_lang, self._keyword(terms, depth, filters.with_lang(query_lang))))
-        if not cross_lingual:
+        cross_weight = self._cross_weight(query)
+        if not cross_lingual or not cross_weight:
             return lanes
         translations = self.glossary().translate(query, query_lang)
         for lang in CORPUS_LANGS:
             if lang == query_lang or (filters.lang and filters.lang not in ("any", lang)):
                 continue
             cross_terms = neutral_only(terms) + [t for term in translations.get(lang, []) for t in tokens(term)]
-            if cross_terms and self._cross_weight(query):
-                lanes.append((self._cross_weight(query), self._keyword(cross_terms, depth, filters.with_lang(lang))))
+            if cross_terms:
+                lanes.append((cross_weight, self._keyword(cross_terms, depth, filters.with_lang(lang))))
         return lanes
 
     def _cross_weight(self, query: str) -> float:
