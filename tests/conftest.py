@@ -8,6 +8,11 @@ built here, with the real embedder and a real embedded Chroma.
 from __future__ import annotations
 
 import os
+import shutil
+
+# Developers may keep a built corpus index between runs (CI never sets this):
+# TEST_CORPUS_CACHE=/tmp/kakehashi-corpus python -m pytest tests/test_retrieve.py
+CORPUS_CACHE = os.environ.get("TEST_CORPUS_CACHE", "")
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -40,11 +45,17 @@ def corpus_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """A data dir holding the whole sample corpus, ingested through the real pipeline."""
     from ingest.pipeline import Ingestor
 
-    config = Config.from_env(data_dir=tmp_path_factory.mktemp("corpus-index"), documents_dir=DOCUMENTS)
+    data_dir = tmp_path_factory.mktemp("corpus-index")
+    cache = Path(CORPUS_CACHE) if CORPUS_CACHE else None
+    if cache and cache.is_dir():
+        shutil.copytree(cache, data_dir, dirs_exist_ok=True)  # then ingest re-embeds only what changed
+    config = Config.from_env(data_dir=data_dir, documents_dir=DOCUMENTS)
     ingestor = Ingestor(config, progress=False)
     summary = ingestor.run([DOCUMENTS])
     ingestor.close()
     assert summary.failed == [], summary.failed
+    if cache and not cache.is_dir():
+        shutil.copytree(data_dir, cache)
     config.extra["summary"] = summary
     return config
 
