@@ -1,12 +1,20 @@
-"""``python -m kb search|ask|brief|stats``: the knowledge base from the command line.
+"""``python -m kb search|ask|brief|stats|eval|users|audit``: the knowledge base from the command line.
 
 JSON field names are a contract with scripts and checks outside this repo;
 add fields freely, but never rename or remove one.
+
+The CLI runs as the machine's owner, who can read the data directory anyway:
+``--user NAME`` acts as that user without a password (to see what they see),
+and without it search, ask and brief get the public view (public documents only).
+
+Adding a command: a ``sub.add_parser`` in :func:`build_parser` and a handler
+``(kb, args) -> None`` in :data:`HANDLERS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -18,6 +26,7 @@ from kb.embeddings import EmbedderUnavailable
 from kb.filters import Filters
 from kb.service import KnowledgeBase
 from kb.store import EmbeddingMismatch, StoreUnavailable
+from kb.users import ROLES, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 HIT_FIELDS = ("doc_id", "chunk_id", "title", "source", "page", "lang", "score", "text")
@@ -34,20 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     filters.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
     filters.add_argument("--since", help="documents as of this date or later (YYYY[-MM[-DD]])")
     filters.add_argument("--until", help="documents as of this date or earlier")
+    acting = argparse.ArgumentParser(add_help=False)
+    acting.add_argument("--user", metavar="NAME",
+                        help="act as this user (their role and groups decide what is visible); default: public view")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    search = sub.add_parser("search", parents=[common, filters], help="find passages")
+    search = sub.add_parser("search", parents=[common, filters, acting], help="find passages")
     search.add_argument("query")
     search.add_argument("--k", type=int, default=5, help="number of hits (default 5)")
 
-    ask = sub.add_parser("ask", parents=[common, filters], help="answer a question with citations")
+    ask = sub.add_parser("ask", parents=[common, filters, acting], help="answer a question with citations")
     ask.add_argument("question")
     ask.add_argument("--answer-lang", choices=["auto", "vi", "ja", "en"], default="auto",
                      help="language of the answer (default: the question's)")
 
     sub.add_parser("stats", parents=[common], help="documents, chunks per language, model, data dir")
 
-    brief = sub.add_parser("brief", parents=[common], help="a cited briefing note on a topic (Markdown or DOCX)")
+    brief = sub.add_parser("brief", parents=[common, acting], help="a cited briefing note on a topic (Markdown or DOCX)")
     brief.add_argument("topic")
     brief.add_argument("--lang", choices=["auto", "vi", "ja", "en"], default="auto",
                        help="language of the note (default: the topic's)")
@@ -64,6 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=int, default=10)
     evaluate.add_argument("--limit", type=int, help="only the first N questions")
     evaluate.add_argument("--cache-dir", type=Path, help="where throwaway indexes are kept (default DATA_DIR/eval-cache)")
+
+    users = sub.add_parser("users", help="manage users and roles (DATA_DIR/users.sqlite)")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_sub.add_parser("add", parents=[common], help="add a user (password from --password-stdin or a prompt)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--group", action="append", default=[], metavar="NAME",
+                     help="member of this group: sees documents with visibility group:NAME (repeatable)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    users_sub.add_parser("list", parents=[common], help="list users, roles and groups")
+    remove = users_sub.add_parser("remove", parents=[common], help="remove a user")
+    remove.add_argument("name")
+    set_role = users_sub.add_parser("set-role", parents=[common], help="change a user's role (and groups)")
+    set_role.add_argument("name")
+    set_role.add_argument("role", choices=ROLES)
+    set_role.add_argument("--group", action="append", default=None, metavar="NAME",
+                          help="replace the user's groups with these (repeatable; omit to keep them)")
+
+    audit = sub.add_parser("audit", parents=[common], help="who asked what: the audit log, newest first")
+    audit.add_argument("--user", metavar="NAME", help="only this user's records ('' = the public view)")
+    audit.add_argument("--limit", type=int, default=50, help="at most this many records (default 50)")
     return parser
 
 
@@ -73,21 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     config = Config.from_env(data_dir=getattr(args, "data_dir", None))
     kb = KnowledgeBase(config)
     try:
-        if args.command == "search":
-            hits = kb.search(args.query, args.k, _filters(args))
-            rows = [{f: h.as_dict()[f] for f in HIT_FIELDS} | {"section": h.section} for h in hits]
-            _emit(rows, args.json, _format_hits)
-        elif args.command == "ask":
-            lang = None if args.answer_lang == "auto" else args.answer_lang
-            answer = kb.ask(args.question, lang=lang, filters=_filters(args))
-            _emit(answer.as_dict(), args.json, _format_answer)
-        elif args.command == "stats":
-            _emit(kb.stats(), args.json, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
-        elif args.command == "brief":
-            _brief(kb, args)
-        elif args.command == "eval":
-            _emit(_evaluate(args, config), args.json, _format_eval)
-    except ValueError as exc:
+        HANDLERS[args.command](kb, args)
+    except (ValueError, LookupError) as exc:  # UserError is a ValueError; an unknown --user a LookupError
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (EmbeddingMismatch, EmbedderUnavailable, StoreUnavailable) as exc:
@@ -96,13 +116,85 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _search(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    hits = kb.search(args.query, args.k, _filters(args), principal=kb.principal(args.user), surface="cli")
+    rows = [{f: h.as_dict()[f] for f in HIT_FIELDS} | {"section": h.section} for h in hits]
+    _emit(rows, args.json, _format_hits)
+
+
+def _ask(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    lang = None if args.answer_lang == "auto" else args.answer_lang
+    answer = kb.ask(args.question, lang=lang, filters=_filters(args), principal=kb.principal(args.user), surface="cli")
+    _emit(answer.as_dict(), args.json, _format_answer)
+
+
+def _stats(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    _emit(kb.stats(), args.json, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
+
+
+def _users(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    store = kb.users
+    action = args.users_command
+    if action == "add":
+        password = _read_password(args.password_stdin)
+        user = store.add(args.name, password, args.role, args.group)
+        _emit(user.as_dict() | {"added": True}, args.json, lambda u: f"added {u['name']} ({u['role']})")
+    elif action == "list":
+        rows = store.list()
+        _emit(rows, args.json, _format_users)
+    elif action == "remove":
+        store.remove(args.name)
+        _emit({"name": args.name, "removed": True}, args.json, lambda r: f"removed {r['name']}")
+    elif action == "set-role":
+        user = store.set_role(args.name, args.role, args.group)
+        _emit(user.as_dict(), args.json, lambda u: f"{u['name']}: {u['role']} {','.join(u['groups'])}".rstrip())
+
+
+def _read_password(from_stdin: bool) -> str:
+    """From stdin's first line (scripts) or a no-echo prompt typed twice; never from argv or echoed."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UserError("--password-stdin: stdin held no password")
+        return password
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to prompt for the password; pipe it in with --password-stdin")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        raise UserError("the two passwords differ; run the command again")
+    return first
+
+
+def _format_users(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(no users: the app runs with the public view only; add one with python -m kb users add NAME --role admin)"
+    return "\n".join(f"{r['name']}\t{r['role']}\t{','.join(r['groups'])}".rstrip() for r in rows)
+
+
+def _audit(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    records = [r.as_dict() for r in kb.audit.recent(user=args.user, limit=args.limit)]
+    _emit(records, args.json, _format_audit)
+
+
+def _format_audit(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(no audit records)"
+    out = []
+    for r in rows:
+        who = f"{r['user'] or '(public)'}/{r['role']}"
+        query = r["query"].replace("\n", " ")[:120]
+        out.append(f"{r['time']}  {who}  {r['surface']}  {r['action']}  {query}  → {', '.join(r['doc_ids']) or '-'}")
+    return "\n".join(out)
+
+
 def _brief(kb: KnowledgeBase, args: argparse.Namespace) -> None:
     """Build the note, write ``--out`` (format from its suffix), print JSON or Markdown."""
     out = args.out
     if out is not None and out.suffix.lower() not in (".docx", ".md"):
         raise ValueError(f"--out {out}: use a .docx or .md file name")
     filters = Filters(doc_ids=tuple(args.doc), tags=tuple(args.tag), date_from=args.since, date_to=args.until)
-    note = kb.brief(args.topic, lang=None if args.lang == "auto" else args.lang, filters=filters)
+    note = kb.brief(args.topic, lang=None if args.lang == "auto" else args.lang, filters=filters,
+                    principal=kb.principal(args.user), surface="cli")
     if out is not None:
         if out.suffix.lower() == ".docx":
             note.to_docx(out)
@@ -132,6 +224,10 @@ def _evaluate(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     return {"questions": str(args.questions), "contexts": str(args.contexts or ""), "k": args.k, "methods": results}
 
 
+def _eval(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    _emit(_evaluate(args, kb.config), args.json, _format_eval)
+
+
 def _format_eval(report: dict[str, Any]) -> str:
     from kb.evaluate import markdown_table
 
@@ -140,6 +236,18 @@ def _format_eval(report: dict[str, Any]) -> str:
         for kind, km in (m.get("by_kind") or {}).items():
             rows.append((f"{Path(report['questions']).name} [{kind}]", method, km))
     return markdown_table(rows)
+
+
+HANDLERS = {
+    "search": _search,
+    "ask": _ask,
+    "stats": _stats,
+    "brief": _brief,
+    "eval": _eval,
+    "users": _users,
+    "audit": _audit,
+}
+"""One handler per subcommand, ``(kb, args) -> None``; they print, and raise to fail."""
 
 
 def _filters(args: argparse.Namespace) -> Filters:

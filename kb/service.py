@@ -2,6 +2,10 @@
 
 It owns the embedder, the store and the retriever for one configuration, so
 a caller never wires Chroma, models or filters together by hand.
+
+Every query method takes a ``principal`` (default: the public view, public
+documents only) and applies its visibility itself, inside the store and the
+keyword index, then writes the audit record: no caller can forget either.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from kb.answer import Answer, AnswerContext, extractive_answer
+from kb.audit import AuditLog, audit_path
 from kb.brief import Brief, build_brief
 from kb.config import Config
 from kb.conversation import bound_history, previous_question, standalone_query
@@ -23,6 +28,7 @@ from kb.manifest import Manifest
 from kb.retrieve import Hit, KakehashiRetriever, Retriever
 from kb.store import describe, open_store
 from kb.text import detect_lang
+from kb.users import PUBLIC, Principal, UserStore, users_path
 
 __version__ = "0.1.0"
 
@@ -45,6 +51,33 @@ class KnowledgeBase:
         return KeywordIndex(self.config.keyword_path)
 
     @cached_property
+    def users(self) -> UserStore:
+        """Users and roles (``data_dir/users.sqlite``)."""
+        return UserStore(users_path(self.config.data_dir))
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """Who asked what (``data_dir/audit.sqlite``), append-only."""
+        return AuditLog(audit_path(self.config.data_dir))
+
+    def principal(self, name: str | None) -> Principal:
+        """The principal for a user name; None or "" is the public view, an unknown name an error."""
+        if not name:
+            return PUBLIC
+        found = self.users.get(name)
+        if found is None:
+            raise LookupError(f"no user {name!r}; add one with: python -m kb users add {name} --role ROLE")
+        return found
+
+    def _audit(self, principal: Principal, surface: str, action: str, query: str, doc_ids) -> None:
+        try:
+            self.audit.record(principal.name, principal.role, surface, action, query, doc_ids)
+        except Exception:  # a full disk must not take answers down; it is logged loudly instead
+            import logging
+
+            logging.getLogger("kakehashi.audit").exception("could not write the audit record")
+
+    @cached_property
     def retriever(self) -> Retriever:
         reranker = None
         if self.config.reranker:
@@ -53,12 +86,24 @@ class KnowledgeBase:
             reranker = CrossEncoderReranker(self.config.reranker)
         return Retriever(self.store._collection, self.embeddings, self.keyword, reranker=reranker)
 
-    def as_langchain_retriever(self, k: int = 5, filters: Filters | None = None) -> KakehashiRetriever:
-        return KakehashiRetriever(retriever=self.retriever, k=k, filters=filters or Filters())
+    def as_langchain_retriever(
+        self, k: int = 5, filters: Filters | None = None, principal: Principal = PUBLIC
+    ) -> KakehashiRetriever:
+        return KakehashiRetriever(retriever=self.retriever, k=k, filters=principal.filters(filters))
 
     # ------------------------------------------------------------------ queries
-    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
-        return self.retriever.search(query, k or self.config.top_k, filters)
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        principal: Principal = PUBLIC,
+        surface: str = "lib",
+    ) -> list[Hit]:
+        """The k best passages ``principal`` may see (``surface``: cli, app, api or lib, for the audit log)."""
+        hits = self.retriever.search(query, k or self.config.top_k, principal.filters(filters))
+        self._audit(principal, surface, "search", query, [h.doc_id for h in hits])
+        return hits
 
     def ask(
         self,
@@ -67,6 +112,8 @@ class KnowledgeBase:
         filters: Filters | None = None,
         history: list[dict[str, str]] | None = None,
         k: int = 8,
+        principal: Principal = PUBLIC,
+        surface: str = "lib",
     ) -> Answer:
         """Answer in the asker's language (detected unless ``lang`` is given), with citations.
 
@@ -75,7 +122,8 @@ class KnowledgeBase:
         turns) lets a follow-up such as "còn Sakai thì sao?" be understood.
         """
         answer: Answer | None = None
-        for item in self.ask_stream(question, lang=lang, filters=filters, history=history, k=k):
+        for item in self.ask_stream(question, lang=lang, filters=filters, history=history, k=k,
+                                    principal=principal, surface=surface):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
@@ -88,6 +136,8 @@ class KnowledgeBase:
         filters: Filters | None = None,
         history: list[dict[str, str]] | None = None,
         k: int = 8,
+        principal: Principal = PUBLIC,
+        surface: str = "lib",
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is produced, then the finished :class:`Answer`.
 
@@ -99,7 +149,7 @@ class KnowledgeBase:
         asked_in = self._answer_lang(question, lang, turns)
         model = self.llm
         query = standalone_query(question, turns, model, retries=0)
-        hits = self.search(query, k, filters)
+        hits = self.retriever.search(query, k, principal.filters(filters))
         if model is None:
             stream: Iterator[str | Answer] = _whole(extractive_answer(query, hits, asked_in, self.answer_context()))
         else:
@@ -110,17 +160,29 @@ class KnowledgeBase:
             if isinstance(item, Answer):
                 item.question = question
                 item.standalone_query = query
+                audited = question if query == question else f"{question}\n→ {query}"
+                self._audit(principal, surface, "ask", audited, [c.doc_id for c in item.citations])
             yield item
 
     def answer_context(self) -> AnswerContext:
         """Term rarity and the glossary, for extractive answers."""
         return AnswerContext(frequencies=self.keyword.document_frequencies, glossary=self.retriever.glossary())
 
-    def brief(self, topic: str, lang: str | None = None, filters: Filters | None = None, k: int = 10) -> Brief:
+    def brief(
+        self,
+        topic: str,
+        lang: str | None = None,
+        filters: Filters | None = None,
+        k: int = 10,
+        principal: Principal = PUBLIC,
+        surface: str = "lib",
+    ) -> Brief:
         """A cited briefing note on ``topic`` (export with ``.to_markdown()`` / ``.to_docx(path)``)."""
         note_lang = self._answer_lang(topic, lang, [])
-        hits = self.search(topic, k, filters)
-        return build_brief(topic, hits, note_lang, self.llm, self.config.llm_retries, self._endpoint())
+        hits = self.retriever.search(topic, k, principal.filters(filters))
+        note = build_brief(topic, hits, note_lang, self.llm, self.config.llm_retries, self._endpoint())
+        self._audit(principal, surface, "brief", topic, [s.doc_id for s in note.sources])
+        return note
 
     # ------------------------------------------------------------------ LLM
     @cached_property
@@ -158,7 +220,7 @@ class KnowledgeBase:
                 lang = (meta or {}).get("lang", "other")
                 per_lang[lang] = per_lang.get(lang, 0) + 1
             offset += len(page["ids"])
-        documents = self.documents()
+        documents = self._all_documents()
         return {
             "documents": sum(1 for d in documents if d["status"] == "ok"),
             "failed_files": sum(1 for d in documents if d["status"] == "failed"),
@@ -172,8 +234,18 @@ class KnowledgeBase:
             "version": __version__,
         }
 
-    def documents(self) -> list[dict[str, Any]]:
-        """The manifest as rows: one per file, with status and errors."""
+    def documents(self, principal: Principal = PUBLIC) -> list[dict[str, Any]]:
+        """The manifest as rows that ``principal`` may see: one per file, with status and errors.
+
+        A file that failed to index has no trustworthy visibility (its
+        metadata may never have been read), so only document managers see it.
+        """
+        return [
+            d for d in self._all_documents()
+            if principal.can_see(d["visibility"]) and (d["status"] == "ok" or principal.can_manage)
+        ]
+
+    def _all_documents(self) -> list[dict[str, Any]]:
         if not self.config.manifest_path.exists():
             return []
         manifest = Manifest(self.config.manifest_path)
@@ -201,12 +273,15 @@ class KnowledgeBase:
         finally:
             manifest.close()
 
-    def file_for_doc(self, doc_id: str) -> tuple[Path, str] | None:
-        """The original file of an indexed document, as (path, format), or None.
+    def file_for_doc(
+        self, doc_id: str, principal: Principal = PUBLIC, surface: str = "lib"
+    ) -> tuple[Path, str] | None:
+        """The original file of an indexed document ``principal`` may see, as (path, format), or None.
 
         Only paths recorded in the manifest for a successfully indexed
         document are ever returned, so a web route built on this can serve a
-        cited file but never an arbitrary path.
+        cited file but never an arbitrary path. A document the principal may
+        not see is None, exactly like an unknown one: its existence is not told.
         """
         if not doc_id or not self.config.manifest_path.exists():
             return None
@@ -217,6 +292,10 @@ class KnowledgeBase:
             manifest.close()
         if record is None or record.status != "ok":
             return None
+        if not principal.can_see(record.meta.get("visibility", "public")):
+            self._audit(principal, surface, "file-denied", doc_id, [])
+            return None
+        self._audit(principal, surface, "file", doc_id, [doc_id])
         path = Path(record.path)
         return (path, record.format or path.suffix.lstrip(".")) if path.is_file() else None
 
