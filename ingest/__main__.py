@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ingest.pipeline import IngestBusy, Ingestor, reindex
+from ingest.pipeline import IngestBusy, Ingestor, ingest_lock, printable_path, reindex
 from kb.config import Config
 from kb.embeddings import EmbedderUnavailable
 from kb.store import EmbeddingMismatch, StoreUnavailable
@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prune", action="store_true", help="remove indexed files under PATH that no longer exist")
     parser.add_argument("--visibility", help="public, internal or group:NAME for these files (overrides front matter)")
     parser.add_argument("--reindex", action="store_true", help="drop the index first (after changing the embedding model)")
+    parser.add_argument(
+        "--wait", type=float, default=600, metavar="SECONDS",
+        help="how long to wait for another ingestion or backup of the same data dir to finish "
+        "(default 600; 0 = refuse at once, exit 1)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
@@ -46,11 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(message)s")
     config = Config.from_env(data_dir=args.data_dir)
     try:
-        if args.reindex:
-            reindex(config)
-        ingestor = Ingestor(config, progress=not args.quiet and sys.stderr.isatty())
-        summary = ingestor.run(args.paths, prune=args.prune, visibility=args.visibility)
-        ingestor.close()
+        # The lock comes first: a second process refuses (or waits) before it loads the model
+        # or opens the store, and --reindex never drops a collection another run is writing.
+        with ingest_lock(config, timeout=args.wait):
+            if args.reindex:
+                reindex(config)
+            ingestor = Ingestor(config, progress=not args.quiet and sys.stderr.isatty())
+            try:
+                summary = ingestor.run(args.paths, prune=args.prune, visibility=args.visibility, locked=True)
+            finally:
+                ingestor.close()
     except ValueError as exc:
         parser.error(str(exc))
     except (EmbeddingMismatch, EmbedderUnavailable, StoreUnavailable, IngestBusy) as exc:
@@ -70,11 +80,11 @@ def _human(summary) -> str:
         f"({summary.chunks} chunks; {summary.embedded} texts embedded) in {summary.seconds:.1f}s"
     ]
     for failure in summary.failed:
-        lines.append(f"  FAILED {failure['path']}: {failure['reason']}")
+        lines.append(f"  FAILED {printable_path(failure['path'])}: {failure['reason']}")
     for warning in summary.warnings:
-        lines.append(f"  note   {warning['path']}: {warning['message']}")
+        lines.append(f"  note   {printable_path(warning['path'])}: {warning['message']}")
     for skipped in summary.skipped:
-        lines.append(f"  skip   {skipped['path']}: {skipped['reason']}")
+        lines.append(f"  skip   {printable_path(skipped['path'])}: {skipped['reason']}")
     return "\n".join(lines)
 
 

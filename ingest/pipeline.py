@@ -14,10 +14,13 @@ import fnmatch
 import hashlib
 import logging
 import re
+import os
 import time
+import unicodedata
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 from langchain_core.documents import Document
@@ -29,7 +32,7 @@ from kb.manifest import Manifest, file_hash, iter_records
 from kb.config import Config
 from kb.embeddings import get_embeddings
 from kb.keyword import KeywordIndex
-from kb.store import drop_collection, open_store
+from kb.store import bump_generation, drop_collection, open_store
 from kb.text import LANGS, detect_lang
 
 log = logging.getLogger("kakehashi.ingest")
@@ -66,6 +69,35 @@ class Summary:
 
 class IngestBusy(RuntimeError):
     """Another ingestion holds the data directory's lock."""
+
+
+LOCK_NAME = "ingest.lock"
+
+
+@contextmanager
+def ingest_lock(config: Config, timeout: float = 600) -> Iterator[FileLock]:
+    """Hold the data directory's writer lock: one ingestion (or backup) at a time.
+
+    Every writer of the index (ingestion, re-index, backup, restore) takes it,
+    so two processes started at once over the same data directory serialise,
+    or the later one refuses with :class:`IngestBusy` after ``timeout``
+    seconds (0 = refuse at once). Each call opens its own lock, so a second
+    holder in the same process (another thread) waits too; do not nest it in
+    one thread (pass ``locked=True`` to :meth:`Ingestor.run` instead).
+    """
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(config.data_dir / LOCK_NAME))
+    try:
+        lock.acquire(timeout=max(timeout, 0))
+    except Timeout:
+        raise IngestBusy(
+            f"another ingestion or backup is running on {config.data_dir} (lock {lock.lock_file}); "
+            "wait for it to finish and run this again"
+        ) from None
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 ProgressFn = Callable[[int, int, str], None]
@@ -117,20 +149,14 @@ class Ingestor:
         prune: bool = False,
         visibility: str | None = None,
         lock_timeout: float = 600,
+        locked: bool = False,
     ) -> Summary:
+        """Index ``paths``; ``locked=True`` when the caller already holds :func:`ingest_lock`."""
         started = time.monotonic()
         paths = [Path(p) for p in paths]
         if visibility is not None and not VISIBILITY.match(visibility):
             raise ValueError(f"visibility must be public, internal or group:NAME, not {visibility!r}")
-        lock = FileLock(str(self.config.data_dir / "ingest.lock"))
-        try:
-            lock.acquire(timeout=lock_timeout)
-        except Timeout:
-            raise IngestBusy(
-                f"another ingestion is running on {self.config.data_dir} (lock {lock.lock_file}); "
-                "wait for it to finish and run this again"
-            ) from None
-        try:
+        with nullcontext() if locked else ingest_lock(self.config, lock_timeout):
             summary = Summary()
             files, summary.skipped = discover(paths)
             summary.seen = len(files)
@@ -148,16 +174,25 @@ class Ingestor:
                 summary.removed += self.prune(paths)
             summary.seconds = time.monotonic() - started
             return summary
-        finally:
-            lock.release()
 
     def _ingest_one(self, path: Path, summary: Summary, visibility: str | None) -> None:
+        bad_name = hostile_name_reason(path)
+        if bad_name:
+            # Such a name cannot be stored or printed safely: it is reported, never recorded.
+            log.warning("rejected %s: %s", printable_path(path), bad_name)
+            summary.failed.append({"path": printable_path(path), "reason": bad_name})
+            return
         key = str(path.resolve())
         try:
             status, n_chunks, warnings = self.ingest_file(path, visibility=visibility, summary=summary)
         except LoadError as exc:
             log.warning("rejected %s: %s", path, exc.reason)
             summary.failed.append({"path": str(path), "reason": exc.reason})
+            previous = self.manifest.get(key)
+            if previous and previous.status == "indexing":
+                # A run died while replacing this file: the store holds a mix of its old and
+                # new chunks, which no version of the file matches. Drop them.
+                self.remove_path(key)
             self.manifest.fail(key, exc.reason)
             return
         setattr(summary, status, getattr(summary, status) + 1)
@@ -273,6 +308,7 @@ class Ingestor:
         if stale:
             self.collection.delete(ids=stale)
         self.keyword.replace_file(key, [(c.id, c.page_content, c.metadata) for c in chunks])
+        bump_generation(self.collection)  # replicas sharing a Chroma server re-sync their keyword index
 
     def _embed(self, texts: list[str], summary: Summary) -> list[list[float]]:
         """Embed only what the cache lacks; identical texts are embedded once."""
@@ -293,6 +329,7 @@ class Ingestor:
         if ids:
             self.collection.delete(ids=ids)
         self.keyword.remove_path(key)
+        bump_generation(self.collection)
         self.manifest.remove(key)
         return len(ids)
 
@@ -312,6 +349,7 @@ class Ingestor:
             orphans = [i for i, m in zip(page["ids"], page["metadatas"]) if (m or {}).get("path") not in known]
             if orphans:
                 self.collection.delete(ids=orphans)
+                bump_generation(self.collection)
             offset += len(page["ids"]) - len(orphans)
         for path in self.keyword.paths() - known:
             self.keyword.remove_path(path)
@@ -335,6 +373,45 @@ def reindex(config: Config) -> None:
 
 
 # ---------------------------------------------------------------------- helpers
+_BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_NAME_BYTES = 255
+
+
+def hostile_name_reason(path: Path) -> str | None:
+    """Why a file name cannot be indexed safely, or None.
+
+    Names are shown to people (titles default to them) and written to SQLite
+    and JSON: bytes that are not UTF-8 cannot be stored, control characters
+    (a newline) forge extra report lines, and text-direction overrides
+    (U+202E) make ``cod.exe\u202efdp`` display as something else.
+    """
+    name = path.name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file name is not valid UTF-8; rename the file"
+    for ch in name:
+        if ch in _BIDI_CONTROLS:
+            return f"the file name contains a text-direction control character (U+{ord(ch):04X}); rename the file"
+        if unicodedata.category(ch) == "Cc":
+            return f"the file name contains a control character (U+{ord(ch):04X}); rename the file"
+    if len(os.fsencode(name)) > MAX_NAME_BYTES:
+        return f"the file name is longer than {MAX_NAME_BYTES} bytes; rename the file"
+    return None
+
+
+def printable_path(path: Path | str) -> str:
+    """A path safe to print and to put in JSON: invalid bytes, controls and
+    direction overrides are shown as escapes (``\\n``, ``\\u202e``), never acted on."""
+    text = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc"
+        else ch
+        for ch in text
+    )
+
+
 def read_checked(path: Path, max_mb: float) -> bytes:
     """Read a file, refusing what cannot be a document before parsing it."""
     try:
@@ -369,7 +446,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
             if any(fnmatch.fnmatch(rel.as_posix(), p) or fnmatch.fnmatch(path.name, p) for p in patterns):
                 continue
             if path.suffix.lower() not in LOADERS:
-                skipped.append({"path": str(path), "reason": f"unsupported file type {path.suffix or '(none)'}"})
+                skipped.append({"path": printable_path(path), "reason": f"unsupported file type {path.suffix or '(none)'}"})
                 continue
             files.append(path)
     unique = list(dict.fromkeys(p.resolve() for p in files))
