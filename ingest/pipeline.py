@@ -91,7 +91,7 @@ def ingest_lock(config: Config, timeout: float = 600) -> Iterator[FileLock]:
         lock.acquire(timeout=max(timeout, 0))
     except Timeout:
         raise IngestBusy(
-            f"another ingestion or backup is running on {config.data_dir} (lock {lock.lock_file}); "
+            f"another ingestion is running on {config.data_dir} (or a backup or restore; lock {lock.lock_file}); "
             "wait for it to finish and run this again"
         ) from None
     try:
