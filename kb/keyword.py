@@ -8,6 +8,23 @@ filters in the same query as the ranking (language, document, tag, date,
 visibility), which is where they must be enforced. BM25 is computed by
 SQLite over the postings of the query's terms only; nothing is rebuilt per
 query.
+
+Several app replicas can share one Chroma server (``KAKEHASHI_CHROMA_HOST``),
+each with its own data dir. We chose *Chroma as the source of truth plus a
+rebuild-on-change protocol* over moving the keyword index next to the
+vectors: Chroma has no BM25 of its own, a second shared database would be
+one more server to run, back up and keep consistent, and SQLite on a network
+filesystem is not safe for concurrent writers. So every write through
+ingestion bumps a generation stamp in the Chroma collection's metadata
+(:func:`kb.store.bump_generation`); every replica's keyword index, when it
+is read, checks that stamp at most every ``KAKEHASHI_KEYWORD_SYNC_SECONDS``
+(default 2) and, when it changed, brings itself up to date incrementally
+(:meth:`KeywordIndex.sync_from`): it diffs chunk ids, fetches the text and
+metadata of new chunks only, and drops the ones that are gone. Chunk ids
+hash the document id, position and text, so a changed passage is a new id
+and an id diff finds every change. The cost is one small request every few
+seconds per replica and, after a write, one listing of ids; a replica sees
+another's upload within the sync interval.
 """
 
 from __future__ import annotations
@@ -15,9 +32,10 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from kb.filters import Filters
 from kb.tokenize import tokens
@@ -54,13 +72,92 @@ CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, value REAL NOT NULL);
 """
 
 
+SYNC_PAGE = 5000
+FETCH_BATCH = 500
+
+Source = Callable[[], tuple[str, Any]]
+"""Returns (stamp, collection): the server's current generation stamp and the collection to read."""
+
+_sources: dict[str, tuple[Source, float]] = {}
+_sources_lock = threading.Lock()
+
+
+def follow(path: Path, source: Source, every: float) -> None:
+    """Make the keyword index at ``path`` follow ``source`` (registered by :func:`kb.store.open_store`).
+
+    Opening the store of a data dir on a Chroma server is what says "this
+    data dir's keyword index mirrors that collection", so the store
+    registers the source and any :class:`KeywordIndex` on the path (in the
+    app, the CLI or ingestion) syncs itself on read.
+    """
+    with _sources_lock:
+        _sources[str(Path(path).resolve())] = (source, max(0.0, float(every)))
+
+
 class KeywordIndex:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._key = str(path.resolve())
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._synced_stamp: str | None = None
+        self._checked_at = float("-inf")
         self._db().executescript(SCHEMA)
+
+    # ------------------------------------------------------------------ replicas
+    def maybe_sync(self, force: bool = False) -> dict[str, int] | None:
+        """Catch up with the shared Chroma collection if its generation changed.
+
+        At most one check per sync interval; concurrent readers wait for a
+        running sync instead of starting another. Returns what changed, or
+        None when nothing was checked. A no-op for an embedded store, whose
+        writers update this very file.
+        """
+        followed = _sources.get(self._key)
+        if followed is None:
+            return None
+        source, every = followed
+        if not force and time.monotonic() - self._checked_at < every:
+            return None
+        with self._sync_lock:
+            if not force and time.monotonic() - self._checked_at < every:
+                return None  # another thread just checked
+            stamp, collection = source()  # read before diffing: a later write bumps it again
+            result = {"added": 0, "removed": 0}
+            if stamp != self._synced_stamp:
+                result = self.sync_from(collection)
+                self._synced_stamp = stamp
+            self._checked_at = time.monotonic()
+            return result
+
+    def sync_from(self, collection: Any) -> dict[str, int]:
+        """Make this index hold exactly the collection's chunks, fetching only new ones.
+
+        Unchanged chunks are never re-read or re-tokenised: the chunk ids
+        are listed (no documents, no vectors), and only the ids this index
+        lacks are fetched with their text and metadata.
+        """
+        remote: set[str] = set()
+        offset = 0
+        while True:
+            page = collection.get(include=[], limit=SYNC_PAGE, offset=offset)
+            if not page["ids"]:
+                break
+            remote.update(page["ids"])
+            offset += len(page["ids"])
+        local = self.chunk_ids()
+        new = sorted(remote - local)
+        gone = sorted(local - remote)
+        for start in range(0, len(new), FETCH_BATCH):
+            got = collection.get(ids=new[start : start + FETCH_BATCH], include=["documents", "metadatas"])
+            self.upsert_chunks(
+                (cid, text or "", meta or {}) for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
+            )
+        if gone:
+            self.remove_chunks(gone)
+        return {"added": len(new), "removed": len(gone)}
 
     def _db(self) -> sqlite3.Connection:
         """One connection per thread: readers never wait for each other."""
@@ -83,6 +180,25 @@ class KeywordIndex:
                 self._delete_where(db, "path = ?", (path,))
                 for chunk_id, counts, meta in rows:
                     self._insert(db, chunk_id, path, counts, meta)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def upsert_chunks(self, chunks: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Add or replace single chunks (chunk_id, text, metadata with ``path``), atomically."""
+        rows = [(cid, Counter(tokens(text)), meta) for cid, text, meta in chunks]
+        if not rows:
+            return
+        with self._write_lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(rows), 500):
+                    ids = [cid for cid, _, _ in rows[start : start + 500]]
+                    self._delete_where(db, f"chunk_id IN ({','.join('?' * len(ids))})", tuple(ids))
+                for chunk_id, counts, meta in rows:
+                    self._insert(db, chunk_id, str(meta.get("path", "")), counts, meta)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -139,6 +255,7 @@ class KeywordIndex:
 
     # ------------------------------------------------------------------ reads
     def count(self) -> int:
+        self.maybe_sync()
         return int(self._db().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def chunk_ids(self) -> set[str]:
@@ -149,6 +266,7 @@ class KeywordIndex:
 
     def document_frequencies(self, terms: list[str]) -> tuple[dict[str, int], int]:
         """(df of each term, number of chunks): how rare each term is in the index."""
+        self.maybe_sync()
         db = self._db()
         n = int(dict(db.execute("SELECT key, value FROM stats")).get("n_chunks", 0))
         unique = list(dict.fromkeys(terms))
@@ -161,6 +279,7 @@ class KeywordIndex:
         """BM25 over ``terms`` (from :func:`kb.tokenize.tokens`); filters apply inside the query."""
         if not terms:
             return []
+        self.maybe_sync()
         db = self._db()
         stats = dict(db.execute("SELECT key, value FROM stats"))
         n = stats.get("n_chunks", 0.0)
@@ -170,7 +289,7 @@ class KeywordIndex:
         query_tf = Counter(terms)
         marks = ",".join("?" * len(query_tf))
         known = db.execute(f"SELECT id, term, df FROM terms WHERE term IN ({marks}) AND df > 0", list(query_tf))
-        weights = [(tid, math.log(1 + (n - df + 0.5) / (df + 0.5)) * query_tf[term]) for tid, term, df in known]
+        weights = [(tid, bm25_idf(df, n) * query_tf[term]) for tid, term, df in known]
         if not weights:
             return []
         values = ",".join("(?, ?)" for _ in weights)
@@ -190,6 +309,11 @@ class KeywordIndex:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def bm25_idf(df: int, n: float) -> float:
+    """BM25's inverse document frequency (the +1 keeps it positive for very common terms)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def sql_filters(filters: Filters) -> tuple[str, list[Any]]:

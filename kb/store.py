@@ -10,6 +10,7 @@ silently returns nonsense.
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 from langchain_chroma import Chroma
@@ -81,7 +82,48 @@ def open_store(config: Config, embeddings: Embeddings) -> Chroma:
             f"({dim} dimensions). Re-index with `python -m ingest --reindex PATH...`, "
             "or set KAKEHASHI_EMBEDDER back to the model the index was built with."
         )
+    if config.uses_chroma_server:
+        # Replicas share the vectors but each keeps its own keyword index: make this
+        # data dir's keyword index follow the server's changes (kb/keyword.py).
+        from kb.keyword import follow
+
+        follow(config.keyword_path, lambda: generation_stamp(client, config.collection), config.keyword_sync_seconds)
     return store
+
+
+GENERATION_KEY = "keyword_generation"
+STAMP_KEY = "keyword_stamp"
+
+
+def bump_generation(collection: Any) -> int:
+    """Record in the collection's metadata that its chunks changed; returns the new generation.
+
+    Called by ingestion after every write (add, replace, remove, prune), so
+    other replicas sharing this Chroma server know their local keyword index
+    is stale. The counter says how often; the random stamp makes two
+    replicas that bump at the same moment still produce a value no reader
+    has seen (a read-modify-write of the counter alone could lose one).
+    Chroma's ``modify(metadata=...)`` replaces the whole metadata, so the
+    existing keys (``embedding_model``, ``embedding_dim``) are carried over.
+    """
+    fresh = collection._client.get_collection(collection.name)  # the cached .metadata may be stale
+    meta = dict(fresh.metadata or {})
+    generation = int(meta.get(GENERATION_KEY, 0)) + 1
+    meta[GENERATION_KEY] = generation
+    meta[STAMP_KEY] = f"{generation}-{uuid.uuid4().hex[:12]}"
+    collection.modify(metadata=meta)
+    return generation
+
+
+def generation_stamp(client: Any, name: str) -> tuple[str, Any]:
+    """(stamp, collection) as the server has them now: the stamp changes with every write.
+
+    The collection's id is part of the stamp, so a dropped and re-created
+    collection (``--reindex``) is a change even though its counter restarts.
+    """
+    collection = client.get_collection(name)
+    meta = collection.metadata or {}
+    return f"{collection.id}/{meta.get(STAMP_KEY, '0')}", collection
 
 
 def describe(config: Config) -> str:
