@@ -251,10 +251,11 @@ def test_registered_components_use_only_known_labels(corpus_kb, tmp_path):
     from kb.feedback import FeedbackStore
     from webapp.labels import LABELS
     from webapp.ui import build_ui
+    from webapp.auth import AppAuth
     from webapp.uploads import DocumentAdmin
 
     store = FeedbackStore(tmp_path / "feedback.sqlite")
-    _, loc = build_ui(corpus_kb, store, DocumentAdmin(corpus_kb.config))
+    _, loc = build_ui(corpus_kb, store, DocumentAdmin(corpus_kb.config), AppAuth(corpus_kb))
     assert loc.keys() <= set(LABELS)
     assert len(loc.components) > 40
     for lang in ("vi", "ja", "en"):

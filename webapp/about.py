@@ -2,7 +2,9 @@
 
 It is what an operator checks first when answers look wrong ("is the LLM
 reachable? is the corpus all there?"), so it reports live facts, refreshed
-whenever the tab is opened.
+whenever the tab is opened. Administrators also find the audit log here
+(who asked what, from which surface, and which documents came back); for
+everyone else that box is neither shown nor filled.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ import gradio as gr
 
 from kb.feedback import FeedbackStore
 from kb.service import KnowledgeBase, __version__
+from kb.users import Principal
 from webapp import kbcalls
-from webapp.labels import lang_name, t
+from webapp.labels import LABELS, lang_name, t
+
+LABEL_KEYS = set(LABELS)
 from webapp.localizer import Localizer
-from webapp.render import facts_html
+from webapp.render import esc, facts_html
+
+AUDIT_ROWS = 200
 
 
 def llm_rows(status: dict[str, Any], lang: str) -> list[tuple[str, str]]:
@@ -61,9 +68,32 @@ def settings_html(kb: KnowledgeBase, feedback: FeedbackStore, lang: str) -> str:
     ])
 
 
-def build_about_tab(loc: Localizer, kb: KnowledgeBase, feedback: FeedbackStore, lang: str) -> gr.HTML:
+def audit_html(kb: KnowledgeBase, lang: str, principal: Principal, limit: int = AUDIT_ROWS) -> str:
+    """The newest audit records as an escaped table; empty for anyone but an administrator."""
+    if not principal.is_admin:
+        return ""
+    records = kb.audit.recent(limit=limit)
+    if not records:
+        return f"<p class='kh-audit-empty'>{esc(t('audit_empty', lang))}</p>"
+    keys = ("audit_time", "audit_user", "audit_surface", "audit_action", "audit_query", "audit_docs")
+    head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in keys)
+    rows = []
+    for r in records:
+        who = f"{r.user or '—'} ({t('role_' + r.role, lang) if 'role_' + r.role in LABEL_KEYS else r.role})"
+        cells = (r.time.replace("T", " "), who, r.surface, r.action, r.query, ", ".join(r.doc_ids))
+        rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+    return f"<table class='kh-audit'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def build_about_tab(
+    loc: Localizer, kb: KnowledgeBase, feedback: FeedbackStore, lang: str
+) -> tuple[gr.HTML, gr.Group, gr.HTML]:
+    """(facts, the admin-only audit box, its table); the box starts hidden and the session shows it."""
     loc.add(gr.Markdown(t("about", lang)), value="about")
     facts = loc.add(gr.HTML(settings_html(kb, feedback, lang), elem_id="kh-settings", js_on_load=None),
                     value=lambda ui: settings_html(kb, feedback, ui))
     loc.add(gr.Markdown(t("api_help", lang)), value="api_help")
-    return facts
+    with gr.Group(visible=False, elem_id="kh-audit-box") as audit_box:
+        loc.add(gr.Markdown(f"**{t('audit_title', lang)}**"), value=lambda ui: f"**{t('audit_title', ui)}**")
+        audit = gr.HTML("", elem_id="kh-audit", js_on_load=None, padding=True)
+    return facts, audit_box, audit

@@ -18,6 +18,7 @@ import gradio as gr
 from kb.brief import SECTIONS
 from kb.service import KnowledgeBase
 from webapp import kbcalls
+from webapp.auth import AppAuth
 from webapp.controls import FilterControls, answer_lang_choices, filter_controls
 from webapp.labels import t
 from webapp.localizer import Localizer
@@ -35,7 +36,7 @@ def export_files(note: Any, topic: str) -> tuple[Path, Path]:
     return docx, md
 
 
-def build_brief_tab(loc: Localizer, kb: KnowledgeBase, ui_lang: gr.Dropdown, lang: str) -> FilterControls:
+def build_brief_tab(loc: Localizer, kb: KnowledgeBase, ui_lang: gr.Dropdown, lang: str, auth: AppAuth) -> FilterControls:
     loc.add(gr.Markdown(t("brief_intro", lang)), value="brief_intro")
     with gr.Row():
         topic = loc.add(
@@ -63,7 +64,7 @@ def build_brief_tab(loc: Localizer, kb: KnowledgeBase, ui_lang: gr.Dropdown, lan
                       container=True)
 
     def make_brief(topic_text: str, lang_choice: str, ui: str, f_lang: str, f_docs: list, f_tags: list,
-                   f_from: str, f_to: str, progress=gr.Progress()) -> list[Any]:
+                   f_from: str, f_to: str, request: gr.Request, progress=gr.Progress()) -> list[Any]:
         topic_text = (topic_text or "").strip()
         hidden = gr.update(visible=False, value=None)
 
@@ -79,7 +80,8 @@ def build_brief_tab(loc: Localizer, kb: KnowledgeBase, ui_lang: gr.Dropdown, lan
             return [gr.update(visible=False), shown(error), hidden, hidden]
         progress(0.2, desc=t("make_brief", ui))
         try:
-            note = kb.brief(topic_text, lang=kbcalls.answer_lang(lang_choice), filters=active)
+            note = kb.brief(topic_text, lang=kbcalls.answer_lang(lang_choice), filters=active,
+                            principal=auth.principal(request), surface="app")
             docx, md = export_files(note, topic_text)
         except Exception as exc:
             return [gr.update(visible=False), shown(message_html(t("error_brief", ui, error=str(exc)), "error")),

@@ -18,6 +18,7 @@ from kb.answer import Answer
 from kb.feedback import FeedbackEntry, FeedbackStore
 from kb.service import KnowledgeBase
 from webapp import kbcalls
+from webapp.auth import AppAuth
 from webapp.controls import FilterControls, answer_lang_choices, filter_controls
 from webapp.labels import t
 from webapp.localizer import Localizer
@@ -43,7 +44,9 @@ class ChatTab:
     last_answer: gr.State
 
 
-def build_chat_tab(loc: Localizer, kb: KnowledgeBase, feedback: FeedbackStore, ui_lang: gr.Dropdown, lang: str) -> ChatTab:
+def build_chat_tab(
+    loc: Localizer, kb: KnowledgeBase, feedback: FeedbackStore, ui_lang: gr.Dropdown, lang: str, auth: AppAuth
+) -> ChatTab:
     conversation = gr.State([])  # [{"role", "content"}] in plain text, for follow-up questions
     last_answer = gr.State(None)  # the latest Answer.as_dict(), for the sources panel and feedback
     last_filters = gr.State({})
@@ -95,7 +98,7 @@ def build_chat_tab(loc: Localizer, kb: KnowledgeBase, feedback: FeedbackStore, u
 
     def respond(
         message: str, history: list, conv: list, lang_choice: str, ui: str,
-        f_lang: str, f_docs: list, f_tags: list, f_from: str, f_to: str,
+        f_lang: str, f_docs: list, f_tags: list, f_from: str, f_to: str, request: gr.Request,
     ) -> Iterator[tuple]:
         message = (message or "").strip()
         history = list(history or [])
@@ -114,11 +117,12 @@ def build_chat_tab(loc: Localizer, kb: KnowledgeBase, feedback: FeedbackStore, u
             {"role": "assistant", "content": t("thinking", ui)},
         ]
         yield history, sources_html(None, ui), "", conv, None, {}, "", ""
+        principal = auth.principal(request)  # looked up per question: a role change applies at once
         text = ""
         final: Answer | None = None
         try:
             stream = kb.ask_stream(message, lang=kbcalls.answer_lang(lang_choice), filters=active,
-                                   history=(conv or [])[-HISTORY_MESSAGES:])
+                                   history=(conv or [])[-HISTORY_MESSAGES:], principal=principal, surface="app")
             for part in stream:
                 if isinstance(part, str):
                     text += part
@@ -131,7 +135,8 @@ def build_chat_tab(loc: Localizer, kb: KnowledgeBase, feedback: FeedbackStore, u
             yield history, sources_html(None, ui), "", conv, None, {}, "", ""
             return
         if final is None:  # the stream ended without its Answer: ask again, whole
-            final = kb.ask(message, lang=kbcalls.answer_lang(lang_choice), filters=active, history=conv)
+            final = kb.ask(message, lang=kbcalls.answer_lang(lang_choice), filters=active, history=conv,
+                           principal=principal, surface="app")
         result = final.as_dict()
         history[-1] = {"role": "assistant", "content": answer_markdown(result["answer"])}
         conv = (conv or []) + [{"role": "user", "content": message},

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from kb.service import KnowledgeBase
+from kb.users import PUBLIC, Principal
 from webapp.labels import lang_name, t
 from webapp.localizer import Localizer
 
@@ -20,15 +21,15 @@ def answer_lang_choices(lang: str) -> list[tuple[str, str]]:
     return [(t("auto", lang), "auto"), (lang_name("vi", lang), "vi"), (lang_name("ja", lang), "ja")]
 
 
-def doc_choices(kb: KnowledgeBase) -> list[tuple[str, str]]:
-    """Indexed documents as (title [lang], doc_id), for the "only these documents" filter."""
-    rows = [d for d in kb.documents() if d["status"] == "ok" and d["doc_id"]]
+def doc_choices(kb: KnowledgeBase, principal: Principal = PUBLIC) -> list[tuple[str, str]]:
+    """Documents ``principal`` may see as (title [lang], doc_id), for the "only these documents" filter."""
+    rows = [d for d in kb.documents(principal) if d["status"] == "ok" and d["doc_id"]]
     rows.sort(key=lambda d: (d.get("lang") or "", d.get("title") or ""))
     return [(f"{d['title']} [{d.get('lang') or '?'}]", d["doc_id"]) for d in rows]
 
 
-def tag_choices(kb: KnowledgeBase) -> list[str]:
-    return sorted({tag for d in kb.documents() if d["status"] == "ok" for tag in d.get("tags") or []})
+def tag_choices(kb: KnowledgeBase, principal: Principal = PUBLIC) -> list[str]:
+    return sorted({tag for d in kb.documents(principal) if d["status"] == "ok" for tag in d.get("tags") or []})
 
 
 @dataclass
@@ -81,10 +82,10 @@ def filter_controls(loc: Localizer, kb: KnowledgeBase, lang: str, elem_prefix: s
     return FilterControls(f_lang, f_docs, f_tags, f_from, f_to)
 
 
-def refreshed_choices(kb: KnowledgeBase) -> Callable[[], list[Any]]:
-    """Updates for the document and tag dropdowns, after the index changed."""
+def refreshed_choices(kb: KnowledgeBase) -> Callable[[Principal], list[Any]]:
+    """Updates for the document and tag dropdowns, for one user, after the index changed or on login."""
 
-    def updates() -> list[Any]:
-        return [gr.update(choices=doc_choices(kb)), gr.update(choices=tag_choices(kb))]
+    def updates(principal: Principal = PUBLIC) -> list[Any]:
+        return [gr.update(choices=doc_choices(kb, principal)), gr.update(choices=tag_choices(kb, principal))]
 
     return updates

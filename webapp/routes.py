@@ -5,7 +5,10 @@ can open it at the cited page. The path comes from the manifest, looked up by
 document id; nothing from the URL ever becomes a filesystem path, so
 ``../../etc/passwd`` is just an unknown id. Files are served so that they
 cannot act on this origin: HTML and text are shown as plain text, nothing is
-sniffed, and a sandboxing CSP forbids scripts and remote loads.
+sniffed, and a sandboxing CSP forbids scripts and remote loads. A file is
+served only to someone who may see its document (session cookie or HTTP
+Basic; nobody = the public view); to anyone else it is the same 404 as an
+unknown id, so the route does not reveal that a restricted document exists.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from kb.service import KnowledgeBase, __version__
+from webapp.auth import AppAuth
 
 log = logging.getLogger("kakehashi.app")
 
@@ -33,7 +37,7 @@ TEXT_MEDIA = "text/plain; charset=utf-8"
 SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
 
 
-def add_routes(app: FastAPI, kb: KnowledgeBase) -> None:
+def add_routes(app: FastAPI, kb: KnowledgeBase, auth: AppAuth | None = None) -> None:
     """Register ``/healthz`` and ``/files/{doc_id}`` on ``app`` (before Gradio is mounted)."""
 
     @app.get("/healthz", include_in_schema=False)
@@ -47,8 +51,13 @@ def add_routes(app: FastAPI, kb: KnowledgeBase) -> None:
         return JSONResponse(body)
 
     @app.get("/files/{doc_id}", include_in_schema=False)
-    def original_file(doc_id: str) -> FileResponse:
-        found = kb.file_for_doc(doc_id)
+    def original_file(doc_id: str, request: Request) -> FileResponse:
+        name = auth.username(request) if auth is not None else ""
+        if name is None:
+            raise HTTPException(status_code=401, detail="wrong user name or password",
+                                headers={"WWW-Authenticate": 'Basic realm="Kakehashi"'})
+        principal = auth.principal(name) if auth is not None else kb.principal(None)
+        found = kb.file_for_doc(doc_id, principal=principal, surface="app")
         if found is None:
             raise HTTPException(status_code=404, detail="no indexed document with this id")
         path, fmt = found

@@ -12,6 +12,10 @@ stretch everyone's latency. Ingestion is CPU-bound for seconds to minutes and
 takes a file lock, so it runs one at a time in its own concurrency group and
 never blocks questions from being answered. ``max_size`` bounds the waiting
 line so an overload is refused quickly instead of timing out.
+
+Login: Gradio's ``auth=`` checks the user store at ``POST /login``; an
+``auth_dependency`` added after the mount lets anonymous visitors in with the
+public view (see :mod:`webapp.auth`).
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
 
 from kb.feedback import FeedbackStore, feedback_path  # noqa: E402
 from kb.service import KnowledgeBase  # noqa: E402
+from webapp.auth import AppAuth  # noqa: E402
 from webapp.routes import add_routes  # noqa: E402
 from webapp.style import CSS, theme  # noqa: E402
 from webapp.ui import build_ui  # noqa: E402
@@ -42,22 +48,34 @@ def create_app(kb: KnowledgeBase) -> FastAPI:
     config = kb.config
     feedback = FeedbackStore(feedback_path(config.data_dir))
     admin = DocumentAdmin(config)
-    blocks, _ = build_ui(kb, feedback, admin)
+    auth = AppAuth(kb)
+    blocks, _ = build_ui(kb, feedback, admin, auth)
     blocks.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX)
     app = FastAPI(title="Kakehashi", docs_url=None, redoc_url=None, openapi_url=None)
-    add_routes(app, kb)
+    add_routes(app, kb, auth)
     app.state.kb = kb
     app.state.feedback = feedback
     app.state.blocks = blocks
+    app.state.auth = auth
+    if not auth.has_users:
+        print("Kakehashi: no users yet, so everyone gets the public view (public documents only); "
+              "add users with: python -m kb users add NAME --role admin", flush=True)
     # Gradio refuses uploads above this before they reach us; our own check
     # (config.max_file_mb) gives the precise, translated reason below it.
     max_upload = f"{int(config.max_file_mb * 2) + 1}mb"
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         app, blocks, path="/", server_name=config.host, server_port=config.port,
         footer_links=[], run_history=False, ssr_mode=False, show_error=True, max_file_size=max_upload,
         enable_monitoring=False, pwa=False, mcp_server=False, theme=theme(), css=CSS,
-        blocked_paths=[str(config.data_dir.resolve())],
+        blocked_paths=[str(config.data_dir.resolve())], auth=auth.check,
     )
+    gradio_app = next(r.app for r in reversed(app.routes) if isinstance(r, Mount) and r.path == "")
+    # mount_gradio_app refuses auth= and auth_dependency= together; the dependency is
+    # what lets anonymous visitors in, so it is attached to the mounted app here.
+    gradio_app.auth_dependency = auth.username
+    auth.gradio_app = gradio_app
+    app.state.gradio_app = gradio_app
+    return app
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

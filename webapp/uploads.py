@@ -83,12 +83,15 @@ class DocumentAdmin:
         return target
 
     def ingest_uploads(
-        self, files: list[tuple[str, Path]], lang: str | None = None, progress: Progress | None = None
+        self, files: list[tuple[str, Path]], lang: str | None = None, progress: Progress | None = None,
+        visibility: str | None = None,
     ) -> list[UploadResult]:
         """Copy each ``(original name, temp path)`` into the uploads folder and index it.
 
         Files are checked (type, size) before they are copied, so a refused
-        file never lands in the uploads folder.
+        file never lands in the uploads folder. ``visibility`` (public,
+        internal, group:NAME) overrides the file's own; None keeps the file's
+        (default public).
         """
         results: list[UploadResult] = []
         total = max(len(files), 1)
@@ -99,14 +102,16 @@ class DocumentAdmin:
                     name = safe_filename(original)
                     if progress:
                         progress(index / total, name)
-                    results.append(self._one_upload(ingestor, original, Path(temp), lang))
+                    results.append(self._one_upload(ingestor, original, Path(temp), lang, visibility))
             finally:
                 ingestor.close()
         if progress:
             progress(1.0, "")
         return results
 
-    def _one_upload(self, ingestor: Ingestor, original: str, temp: Path, lang: str | None) -> UploadResult:
+    def _one_upload(
+        self, ingestor: Ingestor, original: str, temp: Path, lang: str | None, visibility: str | None = None
+    ) -> UploadResult:
         name = safe_filename(original)
         suffix = Path(name).suffix.lower()
         if suffix not in LOADERS:
@@ -121,7 +126,7 @@ class DocumentAdmin:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(temp, target)
         try:
-            summary = ingestor.run([target], lock_timeout=30)
+            summary = ingestor.run([target], lock_timeout=30, visibility=visibility)
         except IngestBusy:
             target.unlink(missing_ok=True)
             return UploadResult(name, "failed", reason_key="busy")
@@ -148,7 +153,11 @@ class DocumentAdmin:
         return Path(path_key).resolve().is_relative_to(self.uploads_dir)
 
     def reindex(self, path_key: str) -> UploadResult:
-        """Index one known file again from scratch (its vectors come from the cache)."""
+        """Index one known file again from scratch (its vectors come from the cache).
+
+        The visibility it had is kept: one chosen at upload lives only in the
+        index, and re-indexing must never make an internal document public.
+        """
         name = Path(path_key).name
         with self._lock:
             ingestor = Ingestor(self.config, progress=False)
@@ -156,8 +165,10 @@ class DocumentAdmin:
                 if not Path(path_key).is_file():
                     ingestor.remove_path(path_key)
                     return UploadResult(name, "failed", reason=f"the file is gone: {path_key}")
+                previous = ingestor.manifest.get(path_key)
+                visibility = previous.meta.get("visibility") if previous and previous.status == "ok" else None
                 ingestor.remove_path(path_key)
-                summary = ingestor.run([Path(path_key)], lock_timeout=30)
+                summary = ingestor.run([Path(path_key)], lock_timeout=30, visibility=visibility)
             except IngestBusy:
                 return UploadResult(name, "failed", reason_key="busy")
             finally:
