@@ -45,6 +45,11 @@ class Config:
     max_file_mb: float = 25.0
     """Files larger than this are rejected with a clear error, not half-read."""
     max_pdf_pages: int = 2000
+    max_pdf_seconds: float = 300.0
+    """Time budget for reading one PDF (text extraction and OCR); a slower file is
+    rejected with a clear error instead of holding the ingestion lane."""
+    max_unzipped_mb: float = 250.0
+    """DOCX/PPTX are ZIP packages: refused when their members would unpack to more (ZIP bombs)."""
     ocr_langs: str = "vie+jpn+eng"
 
     # --- retrieval and answers --------------------------------------------
