@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Callable
 import yaml
 from langchain_core.documents import Document
 
-from ingest import ocr
+from ingest import ocr, sniff
 from ingest.encoding import UndecodableText, decode_bytes
 from ingest.errors import LoadError
 from ingest.normalize import garbled_reason, normalize_text, rejoin_wrapped_lines
@@ -46,6 +47,10 @@ class LoadOptions:
     max_pdf_pages: int = 2000
     ocr_langs: str = "vie+jpn+eng"
     lang_hint: str | None = None
+    max_pdf_seconds: float = 300.0
+    """Budget for one PDF's extraction and OCR (KAKEHASHI_MAX_PDF_SECONDS)."""
+    max_unzipped_mb: float = 250.0
+    """DOCX/PPTX packages may unpack to at most this (KAKEHASHI_MAX_UNZIPPED_MB)."""
 
 
 Loader = Callable[[Path, bytes, LoadOptions], LoadedFile]
@@ -61,6 +66,7 @@ def load_pdf(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise LoadError(path, "not a PDF: the file does not start with a PDF header (%PDF)")
+    budget = _Budget(path, options.max_pdf_seconds)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -93,7 +99,8 @@ def load_pdf(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
     units: list[Document] = []
     warnings: list[str] = []
     for index in range(n_pages):
-        text = _pdf_page_text(path, data, reader, index, lang_hint, options, warnings)
+        budget.check(f"before page {index + 1} of {n_pages}")
+        text = _pdf_page_text(path, data, reader, index, lang_hint, options, warnings, budget)
         if text:
             units.append(Document(page_content=text, metadata={"page": index + 1}))
     if not units and not any("needs OCR" in w for w in warnings):
@@ -101,8 +108,36 @@ def load_pdf(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
     return LoadedFile(path, "pdf", meta, units, warnings, pages=n_pages)
 
 
+class _Budget:
+    """A per-file time budget: a PDF built to be slow (thousands of tiny streams, huge
+    pages to OCR) is cut off with a clear error instead of holding the ingestion lane.
+    Checked between pages and handed to Tesseract as its time-out."""
+
+    def __init__(self, path: Path, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+        self.deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self, where: str) -> None:
+        if self.remaining() <= 0:
+            raise LoadError(
+                self.path,
+                f"reading the PDF took longer than {self.seconds:g} s (KAKEHASHI_MAX_PDF_SECONDS), stopped {where}; "
+                "split the file or raise the limit",
+            )
+
+
 def _pdf_page_text(
-    path: Path, data: bytes, reader: Any, index: int, lang_hint: str | None, options: LoadOptions, warnings: list[str]
+    path: Path,
+    data: bytes,
+    reader: Any,
+    index: int,
+    lang_hint: str | None,
+    options: LoadOptions,
+    warnings: list[str],
+    budget: "_Budget | None" = None,
 ) -> str:
     page_no = index + 1
     try:
@@ -128,7 +163,16 @@ def _pdf_page_text(
         log.warning("%s: %s", path, note)
         warnings.append(note)
         return ""
-    text = ocr.ocr_pdf_page(data, index, langs)
+    timeout = None
+    if budget is not None:
+        budget.check(f"before OCR of page {page_no}")
+        timeout = budget.remaining()
+    try:
+        text = ocr.ocr_pdf_page(data, index, langs, timeout=timeout)
+    except ocr.OCRTimeout:
+        if budget is not None:
+            budget.check(f"during OCR of page {page_no}")
+        raise LoadError(path, f"OCR of page {page_no} timed out; split the file or raise KAKEHASHI_MAX_PDF_SECONDS") from None
     warnings.append(f"page {page_no}: text recognised by OCR ({langs})")
     return rejoin_wrapped_lines(text)
 
@@ -173,7 +217,7 @@ def load_docx(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
 
     import docx
 
-    _require_zip(path, data, "word/document.xml", "DOCX")
+    _require_zip(path, data, "word/document.xml", "DOCX", options.max_unzipped_mb)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
@@ -250,7 +294,7 @@ def load_pptx(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
 
     from pptx import Presentation
 
-    _require_zip(path, data, "ppt/presentation.xml", "PPTX")
+    _require_zip(path, data, "ppt/presentation.xml", "PPTX", options.max_unzipped_mb)
     try:
         deck = Presentation(io.BytesIO(data))
     except Exception as exc:
@@ -445,21 +489,38 @@ def _decode(path: Path, data: bytes) -> tuple[str, str, list[str]]:
 
 
 # --------------------------------------------------------------------------- shared
-def _require_zip(path: Path, data: bytes, member: str, kind: str) -> None:
-    """Office files are ZIP packages; check before a parser trips over a fake."""
+MAX_ZIP_MEMBERS = 10000
+
+
+def _require_zip(path: Path, data: bytes, member: str, kind: str, max_unzipped_mb: float = 250.0) -> None:
+    """Office files are ZIP packages; check before a parser trips over a fake or a bomb.
+
+    python-docx and python-pptx read every part into memory, so the declared
+    uncompressed sizes (which :mod:`zipfile` enforces while reading) bound
+    what parsing can cost.
+    """
     import io
 
     if not data.startswith(b"PK"):
         raise LoadError(path, f"not a {kind} file: its content is not an Office (ZIP) package")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
+            infos = package.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise LoadError(path, f"the {kind} package has {len(infos)} parts (limit {MAX_ZIP_MEMBERS}): refused")
             if member not in package.namelist():
                 raise LoadError(path, f"not a {kind} file: the package has no {member}")
-            total = sum(info.file_size for info in package.infolist())
-    except zipfile.BadZipFile as exc:
+            biggest = max(infos, key=lambda info: info.file_size)
+            total = sum(info.file_size for info in infos)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
         raise LoadError(path, f"the {kind} file is damaged ({exc})") from exc
-    if total > 500 * 1024 * 1024:
-        raise LoadError(path, f"the {kind} unpacks to {total / 2**20:.0f} MB: refused as a possible ZIP bomb")
+    if total > max_unzipped_mb * 1024 * 1024:
+        raise LoadError(
+            path,
+            f"the {kind} unpacks to {total / 2**20:.0f} MB (largest part {biggest.filename}: "
+            f"{biggest.file_size / 2**20:.0f} MB), over the {max_unzipped_mb:g} MB limit "
+            "(KAKEHASHI_MAX_UNZIPPED_MB): refused as a possible ZIP bomb",
+        )
 
 
 def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -483,6 +544,21 @@ def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_EXPECTED = {".pdf": ("a PDF document", "PDF"), ".docx": ("a Word document (DOCX)", "DOCX"),
+             ".pptx": ("a PowerPoint presentation (PPTX)", "PPTX")}
+
+
+def check_content(path: Path, suffix: str, data: bytes) -> None:
+    """The content must be what the extension claims (see :mod:`ingest.sniff`)."""
+    kind = sniff.describe(data)
+    if suffix in _EXPECTED:
+        wanted, label = _EXPECTED[suffix]
+        if kind is not None and kind != wanted:
+            raise LoadError(path, f"not a {label} file: its content is {kind}; give it the right extension or export it again")
+    elif sniff.is_binary_kind(kind):
+        raise LoadError(path, f"not a text file: its content is {kind}; give it the right extension")
+
+
 LOADERS: dict[str, Loader] = {
     ".pdf": load_pdf,
     ".docx": load_docx,
@@ -497,11 +573,13 @@ LOADERS: dict[str, Loader] = {
 
 def load_file(path: Path, data: bytes, options: LoadOptions = LoadOptions()) -> LoadedFile:
     """Dispatch on the extension; every failure becomes a :class:`LoadError`."""
-    loader = LOADERS.get(path.suffix.lower())
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
     if loader is None:
         raise LoadError(
             path, f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}"
         )
+    check_content(path, suffix, data)
     try:
         return loader(path, data, options)
     except LoadError:

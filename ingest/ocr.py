@@ -7,8 +7,10 @@ Tesseract is optional at run time: without it a scanned page is reported as
 from __future__ import annotations
 
 import functools
+import math
 import re
 import shutil
+import time
 
 from kb.text import normalize_text
 
@@ -37,24 +39,58 @@ def ocr_languages(lang_hint: str | None, configured: str) -> str:
     return "+".join(usable)
 
 
-def ocr_pdf_page(data: bytes, page_index: int, langs: str, dpi: int = 300) -> str:
-    """Render one page of a PDF (given as bytes) with PDFium and read it with Tesseract."""
+MAX_PIXELS = 40_000_000
+"""A page rendered for OCR has at most this many pixels (an A4 page at 300 dpi has 8.7 M):
+a PDF declaring a 5 m × 5 m page must not allocate gigabytes."""
+
+
+class OCRTimeout(RuntimeError):
+    """Tesseract did not finish within the file's time budget."""
+
+
+def ocr_pdf_page(data: bytes, page_index: int, langs: str, dpi: int = 300, timeout: float | None = None) -> str:
+    """Render one page of a PDF (given as bytes) with PDFium and read it with Tesseract.
+
+    ``timeout`` (seconds) bounds the whole page, every Tesseract call included;
+    :class:`OCRTimeout` when it runs out.
+    """
     import pypdfium2
     import pytesseract
 
+    deadline = None if timeout is None else time.monotonic() + timeout
     pdf = pypdfium2.PdfDocument(data)
     try:
-        image = pdf[page_index].render(scale=dpi / 72).to_pil().convert("L")
+        page = pdf[page_index]
+        width, height = page.get_size()
+        scale = dpi / 72
+        if width * height * scale * scale > MAX_PIXELS:
+            scale = math.sqrt(MAX_PIXELS / max(width * height, 1.0))
+        image = page.render(scale=scale).to_pil().convert("L")
     finally:
         pdf.close()
-    if "jpn" in langs and "vie" in langs:
-        langs = _pick_script(image, langs)
-    text = pytesseract.image_to_string(image, lang=langs)
+    try:
+        if "jpn" in langs and "vie" in langs:
+            langs = _pick_script(image, langs, deadline)
+        text = pytesseract.image_to_string(image, lang=langs, timeout=_left(deadline))
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise OCRTimeout(f"OCR did not finish within {timeout:g} s") from exc
+        raise
     # Tesseract puts spaces between Japanese characters; Japanese has none.
     return _CJK_GAP.sub("", normalize_text(text))
 
 
-def _pick_script(image, langs: str) -> str:  # image: PIL.Image
+def _left(deadline: float | None) -> float:
+    """Seconds left for the next Tesseract call (pytesseract: 0 = no limit)."""
+    if deadline is None:
+        return 0
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise OCRTimeout("OCR time budget used up")
+    return max(left, 0.01)
+
+
+def _pick_script(image, langs: str, deadline: float | None = None) -> str:  # image: PIL.Image
     """Japanese and Vietnamese models read each other's script badly together.
 
     Tesseract's script detector (OSD) decides which to use; when it cannot
@@ -64,19 +100,30 @@ def _pick_script(image, langs: str) -> str:  # image: PIL.Image
 
     japanese, latin = "jpn+eng" if "eng" in langs else "jpn", "vie+eng" if "eng" in langs else "vie"
     try:
-        script = pytesseract.image_to_osd(image, output_type=pytesseract.Output.DICT).get("script", "")
+        script = pytesseract.image_to_osd(image, output_type=pytesseract.Output.DICT, timeout=_left(deadline)).get(
+            "script", ""
+        )
         if script in ("Japanese", "Han", "Hiragana", "Katakana"):
             return japanese
         if script == "Latin":
             return latin
+    except OCRTimeout:
+        raise
     except Exception:
-        pass
-    return max((japanese, latin), key=lambda candidate: _confidence(image, candidate))
+        _left(deadline)  # an OSD time-out is the budget running out, not "no script found"
+    return max((japanese, latin), key=lambda candidate: _confidence(image, candidate, deadline))
 
 
-def _confidence(image, langs: str) -> float:
+def _confidence(image, langs: str, deadline: float | None = None) -> float:
     import pytesseract
 
-    data = pytesseract.image_to_data(image, lang=langs, output_type=pytesseract.Output.DICT)
+    try:
+        data = pytesseract.image_to_data(
+            image, lang=langs, output_type=pytesseract.Output.DICT, timeout=_left(deadline)
+        )
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise OCRTimeout("OCR did not finish in time") from exc
+        raise
     scores = [float(c) for c, t in zip(data["conf"], data["text"]) if t.strip() and float(c) >= 0]
     return sum(scores) / len(scores) if scores else 0.0

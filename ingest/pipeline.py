@@ -217,7 +217,11 @@ class Ingestor:
             and (visibility is None or previous.meta.get("visibility") == visibility)
         ):
             return "unchanged", previous.chunks or 0, []
-        loaded = load_file(path, data, LoadOptions(self.config.max_pdf_pages, self.config.ocr_langs, folder_lang(path)))
+        options = LoadOptions(
+            self.config.max_pdf_pages, self.config.ocr_langs, folder_lang(path),
+            max_pdf_seconds=self.config.max_pdf_seconds, max_unzipped_mb=self.config.max_unzipped_mb,
+        )
+        loaded = load_file(path, data, options)
         meta = self._document_meta(path, loaded.meta, loaded.units, digest, loaded.format, visibility)
         n_chunks = self.index_units(
             key, meta, loaded.units, digest, len(data), fmt=loaded.format,

@@ -147,3 +147,113 @@ def test_bad_files_get_a_clear_reason(name, data, reason):
 def test_encrypted_pdf_is_refused_with_advice():
     with pytest.raises(LoadError, match="encrypted with a password"):
         load_file(Path("secret.pdf"), pdf_bytes(VI_PAGES, encrypt_password="secret"))
+
+
+# --------------------------------------------------------------------------- hostile input
+def _zip_package(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, payload in members.items():
+            package.writestr(name, payload)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name, make, reason",
+    [
+        ("bao-cao.pdf", lambda: html_bytes("Báo cáo", "<p>Trang lỗi 404</p>"), "not a PDF file: its content is an HTML page"),
+        ("報告書.pdf", lambda: docx_bytes("報告書", [("概要", "本文")]), "not a PDF file: its content is a Word document"),
+        ("thu-tuc.docx", lambda: pdf_bytes(VI_PAGES), "not a DOCX file: its content is a PDF document"),
+        ("手続き.docx", lambda: _zip_package({"ppt/presentation.xml": b"<p/>"}), "not a DOCX file: its content is a PowerPoint"),
+        ("slides.pptx", lambda: _zip_package({"hello.txt": b"hi"}), "not a PPTX file: its content is a ZIP archive"),
+        ("ghi-chu.md", lambda: b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "not a text file: its content is a PNG image"),
+        ("メモ.md", lambda: pdf_bytes(JA_PAGES, lang="ja"), "not a text file: its content is a PDF document"),
+        ("trang.html", lambda: b"\x7fELF\x02\x01\x01" + b"\x00" * 64, "not a text file: its content is a program"),
+        ("notes.txt", lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "legacy Office file"),
+    ],
+)
+def test_content_is_checked_not_only_the_extension(name, make, reason):
+    with pytest.raises(LoadError, match=reason) as caught:
+        load_file(Path(name), make())
+    assert caught.value.path == name
+
+
+def test_text_that_mentions_binary_signatures_is_still_text():
+    text = "MZ và %PDF-1.7 là chữ ký tệp; PK cũng vậy. ファイル署名の説明。\n"
+    assert _texts(load_file(Path("chu-ky.md"), text.encode())) == [text.strip()]
+
+
+def test_docx_zip_bomb_is_refused_by_unpacked_size():
+    from ingest.loaders import LoadOptions
+
+    real = docx_bytes("Thủ tục", [("IRC", "Giấy chứng nhận đăng ký đầu tư.")])
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(real)) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in source.infolist():
+            bomb.writestr(info, source.read(info))
+        bomb.writestr("word/media/zeros.bin", b"\x00" * (12 * 2**20))  # 12 MB that packs to ~12 KB
+    data = buffer.getvalue()
+    assert len(data) < 200_000
+    with pytest.raises(LoadError, match=r"unpacks to 13 MB .*zeros\.bin.*over the 5 MB limit .*ZIP bomb"):
+        load_file(Path("bom.docx"), data, LoadOptions(max_unzipped_mb=5))
+    assert load_file(Path("bom.docx"), data, LoadOptions(max_unzipped_mb=50)).units  # under the limit it loads
+
+
+def test_slow_pdf_is_cut_off_by_the_time_budget(monkeypatch):
+    import time as _time
+
+    import pypdf
+
+    from ingest.loaders import LoadOptions
+
+    original = pypdf.PageObject.extract_text
+
+    def slow(self, *args, **kwargs):  # a page built to be expensive to extract
+        _time.sleep(0.4)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pypdf.PageObject, "extract_text", slow)
+    data = pdf_bytes(VI_PAGES * 5, lang="vi")  # 10 pages, ~4 s at this speed
+    started = _time.monotonic()
+    with pytest.raises(LoadError, match=r"longer than 1 s \(KAKEHASHI_MAX_PDF_SECONDS\), stopped before page \d+ of 10"):
+        load_file(Path("cham.pdf"), data, LoadOptions(max_pdf_seconds=1))
+    assert _time.monotonic() - started < 2.5
+    monkeypatch.setattr(pypdf.PageObject, "extract_text", original)
+    assert len(load_file(Path("cham.pdf"), data, LoadOptions(max_pdf_seconds=60)).units) == 10
+
+
+def test_ocr_is_bounded_by_the_time_budget():
+    from conftest import require
+    from ingest import ocr
+    from ingest.loaders import LoadOptions
+
+    require("vie" in ocr.available_languages(), "Tesseract with Vietnamese data is not installed")
+    data = image_only_pdf("Nghị định 06/2022/NĐ-CP về khí nhà kính")
+    with pytest.raises(LoadError, match="KAKEHASHI_MAX_PDF_SECONDS"):
+        load_file(Path("scan.pdf"), data, LoadOptions(max_pdf_seconds=0.3, lang_hint="vi"))
+
+
+def test_a_giant_page_is_rendered_for_ocr_within_a_pixel_cap(monkeypatch):
+    """A page declared 5 m × 5 m would be 3.5 G pixels at 300 dpi; OCR gets at most MAX_PIXELS."""
+    import pytesseract
+    from fpdf import FPDF
+
+    from ingest import ocr
+
+    pdf = FPDF(format=(5000, 5000))  # millimetres
+    pdf.add_page()
+    pdf.set_fill_color(0, 0, 0)
+    pdf.rect(100, 100, 50, 50, style="F")  # no text layer: it goes to OCR
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(ocr, "available_languages", lambda: frozenset({"vie", "eng"}))
+    monkeypatch.setattr(pytesseract, "image_to_string", lambda image, **kw: seen.append(image.size) or "Chữ trên trang lớn")
+    loaded = load_file(Path("lon.pdf"), bytes(pdf.output()))
+    assert loaded.units[0].page_content == "Chữ trên trang lớn"
+    width, height = seen[0]
+    assert width * height <= ocr.MAX_PIXELS * 1.01 and width > 1000
