@@ -1,0 +1,334 @@
+"""Visibility end to end: an ``internal`` document stays out of a partner's reach everywhere.
+
+A private copy of the corpus index gets two planted internal documents (one
+Vietnamese, one Japanese), each holding a phrase found nowhere else, and a
+``group:hanoi`` document. A ``partner`` searches for the phrases through the
+CLI, the HTTP API and the UI in a real browser: no hit, no citation, no
+file download. An ``official`` finds them the same three ways. The audit
+log records every one of those calls with its surface.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.config import Config
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+VI_PHRASE = "mã kho lưu trữ QUILLZEPHYR"
+VI_QUESTION = "Mã kho lưu trữ QUILLZEPHYR của dự án điện mặt trời áp mái là gì?"
+JA_PHRASE = "暗号名ハルカゼ七号"
+JA_QUESTION = "暗号名ハルカゼ七号の予算はいくらですか？"
+GROUP_PHRASE = "MEKONGLANTERN"
+
+VI_INTERNAL = f"""---
+id: vi-internal-storage-code
+title: Ghi chú nội bộ về kho lưu trữ
+lang: vi
+date: 2025-11-01
+visibility: internal
+tags: [internal]
+---
+
+# Ghi chú nội bộ
+
+Dự án điện mặt trời áp mái dùng {VI_PHRASE} để truy cập hồ sơ thiết kế. Mã kho lưu trữ QUILLZEPHYR
+được cấp cho cán bộ Sở Tài nguyên và Môi trường ngày 3/11/2025 và không được chia sẻ với đối tác.
+"""
+
+JA_INTERNAL = f"""---
+id: ja-internal-codename
+title: 内部メモ　ハルカゼ七号
+lang: ja
+date: 2025-11-02
+visibility: internal
+---
+
+# 内部メモ
+
+{JA_PHRASE}の予算は4億2千万円で、堺市の内部検討資料としてのみ扱う。{JA_PHRASE}は外部パートナーには開示しない。
+"""
+
+GROUP_DOC = f"""---
+id: vi-hanoi-group-note
+title: Ghi chú nhóm Hà Nội
+lang: vi
+date: 2025-11-03
+---
+
+# Nhóm Hà Nội
+
+Mã nhóm {GROUP_PHRASE} dùng cho buổi làm việc của nhóm Hà Nội về tín chỉ carbon.
+"""
+
+INTERNAL_IDS = {"vi-internal-storage-code", "ja-internal-codename"}
+PASSWORDS = {"pat": "partner-pass-1", "olga": "official-pass-1", "hana": "hanoi-partner-1"}
+
+
+@pytest.fixture(scope="module")
+def vis_config(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """A private index copy with the planted documents and three users."""
+    from appserver import copy_data_dir
+    from ingest.pipeline import Ingestor
+    from kb.users import UserStore, users_path
+
+    base = tmp_path_factory.mktemp("visibility")
+    config = copy_data_dir(corpus_config, base / "data")
+    planted = base / "planted"
+    (planted / "vi").mkdir(parents=True)
+    (planted / "ja").mkdir(parents=True)
+    (planted / "vi" / "internal-storage.md").write_text(VI_INTERNAL, encoding="utf-8")
+    (planted / "ja" / "internal-codename.md").write_text(JA_INTERNAL, encoding="utf-8")
+    (planted / "group").mkdir()
+    (planted / "group" / "hanoi.md").write_text(GROUP_DOC, encoding="utf-8")
+    ingestor = Ingestor(config, progress=False)
+    try:
+        assert ingestor.run([planted / "vi", planted / "ja"]).failed == []  # visibility from front matter
+        assert ingestor.run([planted / "group"], visibility="group:hanoi").failed == []  # as `ingest --visibility`
+    finally:
+        ingestor.close()
+    store = UserStore(users_path(config.data_dir))
+    store.add("pat", PASSWORDS["pat"], "partner")
+    store.add("olga", PASSWORDS["olga"], "official")
+    store.add("hana", PASSWORDS["hana"], "partner", ["hanoi"])
+    store.close()
+    return config
+
+
+def run_cli(config: Config, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *args, "--data-dir", str(config.data_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+
+
+DOC_ONLY = ("Ghi chú nội bộ về kho lưu trữ", "内部メモ", "4億2千万円", "hồ sơ thiết kế", "chia sẻ với đối tác", "内部検討資料")
+"""Text only the internal documents hold (an answer or note repeats the question, so not the phrases)."""
+
+
+def leaked(payload, phrases: bool = True) -> list[str]:
+    """Every trace of the internal documents in a JSON payload: ids, titles, content (and the phrases)."""
+    text = json.dumps(payload, ensure_ascii=False)
+    markers = (*INTERNAL_IDS, *DOC_ONLY) + (("QUILLZEPHYR", JA_PHRASE) if phrases else ())
+    return [s for s in markers if s in text]
+
+
+# --------------------------------------------------------------------------- the kb itself
+def test_every_kb_path_applies_the_principal(vis_config):
+    """The paths the three surfaces below do not cover on their own."""
+    from kb.service import KnowledgeBase
+
+    kb = KnowledgeBase(vis_config)
+    pat, olga, hana = kb.principal("pat"), kb.principal("olga"), kb.principal("hana")
+
+    # a follow-up must not reach it (the rewritten query searches as the same principal)
+    history = [{"role": "user", "content": VI_QUESTION}, {"role": "assistant", "content": "Không có thông tin."}]
+    assert leaked(kb.ask("còn mã đó thì sao?", history=history, principal=pat).as_dict(), phrases=False) == []
+    assert leaked([d.metadata for d in kb.as_langchain_retriever(10, principal=pat).invoke(VI_QUESTION)]) == []
+    for who in (pat, kb.principal(None)):
+        assert leaked(kb.documents(who)) == []
+        assert all(kb.file_for_doc(doc_id, principal=who) is None for doc_id in INTERNAL_IDS)
+
+    assert kb.search(JA_QUESTION, 3, principal=olga)[0].doc_id == "ja-internal-codename"
+    assert INTERNAL_IDS <= {d["doc_id"] for d in kb.documents(olga)}
+    # groups: only members see group:hanoi, and a group member still does not see internal
+    assert kb.search(GROUP_PHRASE, 1, principal=hana)[0].doc_id == "vi-hanoi-group-note"
+    assert all(h.doc_id != "vi-hanoi-group-note" for h in kb.search(GROUP_PHRASE, 10, principal=olga))
+    assert leaked([h.as_dict() for h in kb.search(VI_QUESTION, 10, principal=hana)]) == []
+    with pytest.raises(LookupError):
+        kb.principal("nobody")
+
+
+# --------------------------------------------------------------------------- CLI
+def cli(capsys, config: Config, *args: str) -> tuple[int, str, str]:
+    """``python -m kb`` in this process (the embedder is already loaded); (exit code, stdout, stderr)."""
+    from kb.cli import main
+
+    capsys.readouterr()
+    code = main([*args, "--data-dir", str(config.data_dir)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_partner_sees_nothing_official_finds_it(vis_config, capsys):
+    # One real process, as an operator would type it ...
+    partner = run_cli(vis_config, "search", VI_QUESTION, "--user", "pat", "--k", "10", "--json")
+    assert partner.returncode == 0, partner.stderr
+    assert leaked(json.loads(partner.stdout)) == []
+
+    # ... the rest through the same entry point in-process (seconds instead of a model load each).
+    code, out, _ = cli(capsys, vis_config, "ask", JA_QUESTION, "--user", "pat", "--json")
+    answer = json.loads(out)
+    assert code == 0 and leaked(answer, phrases=False) == []
+    assert all(c["doc_id"] not in INTERNAL_IDS for c in answer["citations"])
+
+    code, out, _ = cli(capsys, vis_config, "search", JA_QUESTION, "--k", "10", "--json")  # no --user: public view
+    assert code == 0 and leaked(json.loads(out)) == []
+
+    code, out, _ = cli(capsys, vis_config, "brief", "QUILLZEPHYR", "--user", "pat", "--json")
+    assert code == 0 and leaked(json.loads(out), phrases=False) == []
+
+    code, out, err = cli(capsys, vis_config, "ask", VI_QUESTION, "--user", "olga", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert "vi-internal-storage-code" in {c["doc_id"] for c in answer["citations"]}
+    assert "QUILLZEPHYR" in answer["answer"]
+
+    code, out, err = cli(capsys, vis_config, "search", VI_QUESTION, "--user", "nobody")
+    assert code == 2 and "no user 'nobody'" in err and out == ""
+
+
+# --------------------------------------------------------------------------- HTTP API
+@pytest.fixture(scope="module")
+def vis_app(vis_config):
+    from appserver import start_app
+
+    server, kb = start_app(vis_config)
+    yield server, kb
+    server.stop()
+
+
+def get(server, path: str, user: str | None = None, password: str | None = None) -> tuple[int, bytes]:
+    headers = {}
+    if user:
+        token = base64.b64encode(f"{user}:{password or PASSWORDS[user]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_api_partner_sees_nothing_official_finds_it(vis_app):
+    from gradio_client import Client
+
+    server, _ = vis_app
+
+    def client(user: str | None) -> Client:
+        auth = (user, PASSWORDS[user]) if user else None
+        return Client(server.url + "/", auth=auth, verbose=False, analytics_enabled=False, download_files=False)
+
+    for who in ("pat", None):
+        c = client(who)
+        assert leaked(c.predict(VI_QUESTION, 10, "any", api_name="/search")) == []
+        assert leaked(c.predict(JA_QUESTION, "auto", api_name="/ask"), phrases=False) == []
+        assert leaked(c.predict("QUILLZEPHYR", "vi", api_name="/brief"), phrases=False) == []
+        for doc_id in INTERNAL_IDS:
+            assert get(server, f"/files/{doc_id}", who)[0] == 404
+
+    olga = client("olga")
+    hits = olga.predict(VI_QUESTION, 3, "any", api_name="/search")
+    assert hits[0]["doc_id"] == "vi-internal-storage-code"
+    answer = olga.predict(JA_QUESTION, "auto", api_name="/ask")
+    assert "ja-internal-codename" in {c["doc_id"] for c in answer["citations"]}
+    status, body = get(server, "/files/ja-internal-codename", "olga")
+    assert status == 200 and JA_PHRASE in body.decode("utf-8")
+
+    # HTTP Basic works for the API too, and wrong credentials are refused, not downgraded.
+    basic = Client(server.url + "/", httpx_kwargs={"auth": ("olga", PASSWORDS["olga"])}, verbose=False,
+                   analytics_enabled=False, download_files=False)
+    assert basic.predict(JA_QUESTION, 3, "any", api_name="/search")[0]["doc_id"] == "ja-internal-codename"
+    assert get(server, "/files/ja-internal-codename", "olga", "wrong-password")[0] == 401
+    with pytest.raises(Exception):
+        Client(server.url + "/", auth=("pat", "wrong-password"), verbose=False, analytics_enabled=False)
+
+
+# --------------------------------------------------------------------------- UI, real browser
+@pytest.fixture(scope="module")
+def browser():
+    from conftest import require
+
+    require(Path(CHROMIUM).exists(), "Chromium is not installed")
+    import playwright.sync_api as playwright_api
+
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"], headless=True)
+        yield chromium
+        chromium.close()
+
+
+def login_page(browser, server, user: str):
+    """A fresh browser context, signed in through the app's login form."""
+    from webapp.labels import t
+
+    context = browser.new_context(viewport={"width": 1360, "height": 940}, locale="vi-VN")
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.goto(f"{server.url}/?lang=vi", wait_until="load")
+    page.wait_for_selector("#kh-question textarea")
+    page.get_by_text(t("login", "vi"), exact=True).first.click()
+    page.locator("#kh-login-user input, #kh-login-user textarea").first.fill(user)
+    page.locator("#kh-login-password input").fill(PASSWORDS[user])
+    page.locator("#kh-login-button").click()
+    page.wait_for_function(f"(document.querySelector('#kh-who') || {{}}).innerText?.includes({user!r})")
+    return context, page
+
+
+def ask_ui(page, question: str) -> str:
+    page.evaluate("document.querySelectorAll('#kh-sources .kh-sources').forEach(e => e.dataset.stale = '1')")
+    page.locator("#kh-question textarea").fill(question)
+    page.locator("#kh-send").click()
+    page.wait_for_selector("#kh-sources .kh-sources:not([data-stale])")
+    page.wait_for_function("!document.querySelector('#kh-chatbot').innerText.includes('…')", timeout=60_000)
+    return page.locator("#kh-sources").inner_text() + "\n" + page.locator("#kh-chatbot").inner_text()
+
+
+def test_ui_partner_sees_nothing_official_finds_it(browser, vis_app):
+    from webapp.labels import t
+
+    server, _ = vis_app
+    context, page = login_page(browser, server, "pat")
+    try:
+        assert t("role_partner", "vi") in page.locator("#kh-who").inner_text()
+        shown = ask_ui(page, VI_QUESTION)
+        assert "QUILLZEPHYR" not in shown.split(VI_QUESTION)[-1] and "Ghi chú nội bộ" not in shown
+        shown = ask_ui(page, JA_QUESTION)
+        assert "4億2千万円" not in shown and "内部メモ" not in shown
+        assert page.locator("#kh-sources a[href*='internal']").count() == 0
+        for doc_id in INTERNAL_IDS:  # with the partner's session cookie
+            assert page.request.get(f"{server.url}/files/{doc_id}").status == 404
+        page.get_by_role("tab", name=t("tab_docs", "vi")).click()
+        page.wait_for_selector("#kh-doc-table")
+        table = page.locator("#kh-doc-table").inner_text()
+        assert "Sakai" in table and "nội bộ" not in table and "内部メモ" not in table
+        assert page.locator("#kh-upload").count() == 0 or not page.locator("#kh-upload").is_visible()
+    finally:
+        context.close()
+
+    context, page = login_page(browser, server, "olga")
+    try:
+        shown = ask_ui(page, JA_QUESTION)
+        assert "4億2千万円" in shown and "内部メモ" in page.locator("#kh-sources").inner_text()
+        link = page.locator("#kh-sources a.kh-open[href*='ja-internal-codename']").first
+        response = page.request.get(server.url + link.get_attribute("href").split("#")[0])
+        assert response.status == 200 and JA_PHRASE in response.text()
+    finally:
+        context.close()
+
+
+# --------------------------------------------------------------------------- the audit trail
+def test_the_audit_log_records_every_surface(vis_app):
+    """Runs after the CLI, API and UI tests above (pytest keeps file order)."""
+    _, kb = vis_app
+    records = [r.as_dict() for r in kb.audit.recent(user="pat", limit=1000)]
+    assert {r["surface"] for r in records} >= {"cli", "api", "app"}
+    assert all(r["role"] == "partner" for r in records)
+    assert all(not set(r["doc_ids"]) & INTERNAL_IDS for r in records)
+    assert any(r["query"] == VI_QUESTION and r["action"] == "search" and r["surface"] == "cli" for r in records)
+    olga = kb.audit.recent(user="olga", limit=1000)
+    assert any("ja-internal-codename" in r.doc_ids and r.surface == "app" for r in olga)
+    assert any(r.action == "file" and r.surface == "app" and r.doc_ids == ["ja-internal-codename"] for r in olga)
