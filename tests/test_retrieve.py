@@ -143,3 +143,17 @@ def test_eval_command_contract(corpus_config, tmp_path):
     hybrid = report["methods"]["hybrid"]
     assert {"r@1", "r@5", "r@10", "mrr@10", "p50_ms", "p95_ms"} <= set(hybrid)
     assert hybrid["r@5"] == 1.0
+
+
+# ------------------------------------------------------------------ both store modes (issue #8)
+def test_retrieval_is_the_same_on_a_chroma_server(mode_corpus_kb):
+    """Every lane, filter and cross-language path, embedded and through ``chroma run`` (HttpClient)."""
+    assert "ja-12-jcm-subsidy-guide" in _doc_ids(
+        mode_corpus_kb.search("Tổ chức nào quản lý các đợt kêu gọi dự án mô hình JCM?", 5))
+    only = mode_corpus_kb.search("JCM", 10, Filters(doc_ids=("ja-04-jcm",)))
+    assert only and {h.doc_id for h in only} == {"ja-04-jcm"}
+    dated = mode_corpus_kb.search("JCM", 10, Filters(date_from="2026-01-01"))
+    assert dated and all(int(h.metadata["date_int"]) >= 20260101 for h in dated)
+    assert mode_corpus_kb.search("JCM", 10, Filters(visibility=("internal",))) == []
+    for method in ("dense", "bm25"):
+        assert mode_corpus_kb.retriever.search("Thị Vải LNG", 3, method=method)
