@@ -5,6 +5,8 @@ deletions here must not change what other tests see). Every request the
 browser makes is recorded, and each test fails if any went anywhere but the
 app's loopback address: no fonts, scripts or analytics from outside.
 The screenshots the README shows are taken here, into docs/screenshots/.
+Chat and briefing run as an anonymous visitor (the public view: the sample
+corpus is all public); document management needs a signed-in administrator.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ Tài liệu XSSPROBE dùng để kiểm thử bảo mật giao diện <script>wi
 Mã kiểm thử XSSPROBE được lưu trong hệ thống từ năm 2031.
 """
 
+ADMIN = ("admin-ui", "admin-ui-password")
+
 GOOD_MD = """---
 title: Ghi chú thử nghiệm tải lên UPLOADPROBE
 lang: vi
@@ -59,7 +63,12 @@ Ghi chú UPLOADPROBE mô tả buổi họp thử nghiệm giữa hai thành ph�
 def ui_app(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory):
     from appserver import copy_data_dir, start_app
 
+    from kb.users import UserStore, users_path
+
     config = copy_data_dir(corpus_config, tmp_path_factory.mktemp("ui-data") / "data")
+    store = UserStore(users_path(config.data_dir))
+    store.add(*ADMIN, role="admin")
+    store.close()
     server, kb = start_app(config)
     yield server, kb
     server.stop()
@@ -104,6 +113,19 @@ def open_app(context, ui_app, lang: str):
     page.wait_for_selector("#kh-question textarea")
     page.wait_for_function(f"document.documentElement.lang === '{lang}'")
     return page
+
+
+def login(page, lang: str, user: str = ADMIN[0], password: str = ADMIN[1]) -> None:
+    """Sign in through the header's form (it posts to Gradio's /login and reloads the page)."""
+    from webapp.labels import t
+
+    page.get_by_text(t("login", lang), exact=True).first.click()
+    page.locator("#kh-login-user input, #kh-login-user textarea").first.fill(user)
+    page.locator("#kh-login-password input").fill(password)
+    page.locator("#kh-login-button").click()
+    page.wait_for_function(f"(document.querySelector('#kh-who') || {{}}).innerText?.includes({user!r})")
+    page.wait_for_selector("#kh-question textarea")
+    page.wait_for_function(f"document.documentElement.lang === '{lang}'")
 
 
 def ask(page, question: str) -> str:
@@ -223,6 +245,8 @@ def test_the_whole_interface_switches_language(context, ui_app):
     from webapp.labels import LABELS, t
 
     page = open_app(context, ui_app, "vi")
+    assert t("public_view", "vi") in page.locator("#kh-who").inner_text()  # anonymous: the public view
+    login(page, "vi")  # an administrator sees every control, so every label is checked
     tabs = ("tab_chat", "tab_docs", "tab_brief", "tab_settings")
     assert [x.inner_text() for x in page.get_by_role("tab").all()] == [t(k, "vi") for k in tabs]
     assert page.locator("#kh-send").inner_text() == t("send", "vi")
@@ -264,6 +288,9 @@ def test_upload_good_corrupt_and_hostile_files(context, ui_app, tmp_path):
     from webapp.labels import t
 
     page = open_app(context, ui_app, "vi")
+    tab(page, t("tab_docs", "vi"))
+    assert not page.locator("#kh-upload").is_visible()  # anonymous visitors cannot change documents
+    login(page, "vi")
     tab(page, t("tab_docs", "vi"))
     files = {
         "ghi-chu-thu.md": GOOD_MD.encode(),
@@ -308,6 +335,13 @@ def test_upload_good_corrupt_and_hostile_files(context, ui_app, tmp_path):
     page.locator("#kh-delete").click()
     page.wait_for_selector("#kh-doc-status .kh-msg-ok")
     page.wait_for_function("!document.querySelector('#kh-doc-table').innerText.includes('UPLOADPROBE')")
+    assert page.evaluate("window.__pwned") is None
+
+    # The administrator reads the audit log in the settings tab: this session's question, escaped.
+    tab(page, t("tab_settings", "vi"))
+    page.wait_for_function("document.querySelector('#kh-audit').innerText.includes('XSSPROBE')")
+    audit = page.locator("#kh-audit").inner_text()
+    assert ADMIN[0] in audit and "app" in audit and t("audit_query", "vi") in audit
     assert page.evaluate("window.__pwned") is None
 
 
