@@ -24,6 +24,9 @@ def start_app(config: Config):
 
 
 def copy_data_dir(config: Config, target: Path) -> Config:
-    """A private copy of an index (for tests that upload or delete documents)."""
-    shutil.copytree(config.data_dir, target, ignore=shutil.ignore_patterns("ingest.lock", "feedback.sqlite*"))
+    """A private copy of an index (for tests that upload or delete documents), without users or logs."""
+    shutil.copytree(
+        config.data_dir, target,
+        ignore=shutil.ignore_patterns("ingest.lock", "feedback.sqlite*", "users.sqlite*", "audit.sqlite*"),
+    )
     return Config.from_env(data_dir=target, documents_dir=config.documents_dir)
