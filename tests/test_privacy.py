@@ -303,8 +303,6 @@ def test_clis_and_app_in_child_processes_stay_on_the_machine(tmp_path):
 
     summary = run("-m", "ingest", str(docs), "--json", "-q")
     assert summary["added"] == 2 and not summary["failed"], summary
-    hits = run("-m", "kb", "search", "PRIVACYPROBE 屋根置き太陽光", "--k", "2", "--json")
-    assert hits, hits
     answer = run("-m", "kb", "ask", VI_QUESTION, "--json")
     assert answer["found"] and "40" in answer["answer"]
 
@@ -344,7 +342,7 @@ def test_clis_and_app_in_child_processes_stay_on_the_machine(tmp_path):
             app.wait(timeout=10)
 
     installed = [" ".join(p["argv"]) for p in read_log(env["NETGUARD_LOG"] + ".installed")]
-    for needle in ("-m ingest", "-m kb search", "-m kb ask", "app.py"):
+    for needle in ("-m ingest", "-m kb ask", "app.py"):
         assert any(needle in argv for argv in installed), (needle, installed)
     attempts = read_log(env["NETGUARD_LOG"])
     assert attempts == [], "\n".join(f"{a['kind']} → {a['target']}\n{a['stack']}" for a in attempts)
