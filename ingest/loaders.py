@@ -85,9 +85,9 @@ def load_pdf(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise LoadError(path, f"the PDF is damaged or truncated and cannot be read ({exc})") from exc
+        raise LoadError(path, f"the PDF is damaged or truncated and cannot be read ({_why(exc)})") from exc
     except Exception as exc:  # pypdf raises assorted errors on hostile input
-        raise LoadError(path, f"the PDF cannot be parsed ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(path, f"the PDF cannot be parsed ({_why(exc, True)})") from exc
     if n_pages == 0:
         raise LoadError(path, "the PDF has no pages")
     if n_pages > options.max_pdf_pages:
@@ -221,7 +221,7 @@ def load_docx(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
-        raise LoadError(path, f"the DOCX is damaged and cannot be opened ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(path, f"the DOCX is damaged and cannot be opened ({_why(exc, True)})") from exc
     core = document.core_properties
     meta = _office_meta(core)
     sections: list[tuple[str, list[str]]] = [("", [])]
@@ -298,7 +298,7 @@ def load_pptx(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
     try:
         deck = Presentation(io.BytesIO(data))
     except Exception as exc:
-        raise LoadError(path, f"the PPTX is damaged and cannot be opened ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(path, f"the PPTX is damaged and cannot be opened ({_why(exc, True)})") from exc
     meta = _office_meta(deck.core_properties)
     units: list[Document] = []
     for number, slide in enumerate(deck.slides, start=1):
@@ -369,6 +369,7 @@ def load_html(path: Path, data: bytes, options: LoadOptions) -> LoadedFile:
         for heading, lines in sections
         if lines
     ]
+    units = [u for u in units if u.page_content.strip()]
     if not units:
         raise LoadError(path, "the HTML page has no readable text")
     return LoadedFile(path, "html", meta, units, warnings)
@@ -513,7 +514,7 @@ def _require_zip(path: Path, data: bytes, member: str, kind: str, max_unzipped_m
             biggest = max(infos, key=lambda info: info.file_size)
             total = sum(info.file_size for info in infos)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        raise LoadError(path, f"the {kind} file is damaged ({exc})") from exc
+        raise LoadError(path, f"the {kind} file is damaged ({_why(exc)})") from exc
     if total > max_unzipped_mb * 1024 * 1024:
         raise LoadError(
             path,
@@ -521,6 +522,23 @@ def _require_zip(path: Path, data: bytes, member: str, kind: str, max_unzipped_m
             f"{biggest.file_size / 2**20:.0f} MB), over the {max_unzipped_mb:g} MB limit "
             "(KAKEHASHI_MAX_UNZIPPED_MB): refused as a possible ZIP bomb",
         )
+
+
+def _why(exc: BaseException, with_type: bool = False, limit: int = 160) -> str:
+    """A parser's complaint, fit for a person: one line, printable, short.
+
+    Exceptions from parsers fed hostile bytes quote those bytes (a ZIP header,
+    a PDF token); the reason is shown in the UI and the CLI, so it is cut and
+    escaped instead of passed through.
+    """
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else "?" for ch in text)
+    text = re.sub(r"b'(?:[^'\\]|\\.){40,}'?", "b'…'", text)  # byte dumps
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if with_type:
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text or type(exc).__name__
 
 
 def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -579,8 +597,8 @@ def load_file(path: Path, data: bytes, options: LoadOptions = LoadOptions()) -> 
         raise LoadError(
             path, f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}"
         )
-    check_content(path, suffix, data)
     try:
+        check_content(path, suffix, data)
         return loader(path, data, options)
     except LoadError:
         raise
@@ -588,4 +606,4 @@ def load_file(path: Path, data: bytes, options: LoadOptions = LoadOptions()) -> 
         raise LoadError(path, "the file is nested too deeply to parse") from exc
     except Exception as exc:  # a parser bug on hostile input must not stop the batch
         log.exception("unexpected error loading %s", path)
-        raise LoadError(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(path, f"could not be read ({_why(exc, True)})") from exc

@@ -76,7 +76,7 @@ def _describe_zip(data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
             names = set(package.namelist())
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except Exception:  # zipfile raises NotImplementedError, ValueError, … on damaged directories
         return "a ZIP archive (damaged)"
     for part, what in _OFFICE_PARTS.items():
         if part in names:
