@@ -173,6 +173,11 @@ def _pdf_page_text(
         if budget is not None:
             budget.check(f"during OCR of page {page_no}")
         raise LoadError(path, f"OCR of page {page_no} timed out; split the file or raise KAKEHASHI_MAX_PDF_SECONDS") from None
+    except Exception as exc:  # PDFium cannot render a page pypdf could open: damaged, not a scan
+        note = f"page {page_no}: no text layer, and it cannot be rendered for OCR ({_why(exc, True)}); page skipped"
+        log.warning("%s: %s", path, note)
+        warnings.append(note)
+        return ""
     warnings.append(f"page {page_no}: text recognised by OCR ({langs})")
     return rejoin_wrapped_lines(text)
 

@@ -30,7 +30,7 @@ SAMPLES = {
     ".html": ROOT / "documents" / "ja" / "06-ba-ria-vung-tau.html",
     ".md": ROOT / "documents" / "vi" / "11-brvt-climate-plans.md",
 }
-OPTIONS = LoadOptions(max_pdf_pages=50, max_pdf_seconds=4)
+OPTIONS = LoadOptions(max_pdf_pages=50, max_pdf_seconds=2)
 """A damaged page without a text layer goes to OCR; the budget keeps one example short."""
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "shift_jis", "cp932",
              "euc_jp", "iso2022_jp", "cp1258", "latin-1", "cp1252", "gb18030", "big5", "koi8-r"]
@@ -139,14 +139,15 @@ def test_damaged_real_files_load_or_are_refused_clearly(suffix):
     assert check(f"ban-goc{suffix}", base) == "ok"  # the undamaged file loads
 
     outcomes: list[str] = []
+    examples = 25 if suffix == ".pdf" else 60  # a damaged PDF page often goes to OCR: ~1 s each
 
-    @_FUZZ
+    @settings(_FUZZ, max_examples=examples)
     @given(ops=OPS)
     def run(ops):
         outcomes.append(check(f"hu-hong{suffix}", mutate(base, ops)))
 
     run()
-    assert len(outcomes) >= 50
+    assert len(outcomes) >= examples * 0.8
 
 
 def test_damaged_files_in_the_wrong_format_are_refused_clearly():
