@@ -156,17 +156,25 @@ class KnowledgeBase:
             stream = stream_answer(
                 model, query, hits, asked_in, self.config.llm_retries, self._endpoint(), self.answer_context()
             )
-        for item in stream:
-            if isinstance(item, Answer):
-                item.question = question
-                item.standalone_query = query
-                audited = question if query == question else f"{question}\n→ {query}"
-                self._audit(principal, surface, "ask", audited, [c.doc_id for c in item.citations])
-            yield item
+        asked = question if query == question else f"{question}\n→ {query}"
+        audited = False
+        try:
+            for item in stream:
+                if isinstance(item, Answer):
+                    item.question = question
+                    item.standalone_query = query
+                    self._audit(principal, surface, "ask", asked, [c.doc_id for c in item.citations])
+                    audited = True
+                yield item
+        finally:  # a stream abandoned mid-answer still showed text from these passages
+            if not audited:
+                self._audit(principal, surface, "ask", asked, [h.doc_id for h in hits])
 
     def answer_context(self) -> AnswerContext:
         """Term rarity and the glossary, for extractive answers."""
-        return AnswerContext(frequencies=self.keyword.document_frequencies, glossary=self.retriever.glossary())
+        return AnswerContext(
+            frequencies=self.keyword.document_frequencies, glossary=self.retriever.glossary(), embeddings=self.embeddings
+        )
 
     def brief(
         self,

@@ -53,6 +53,13 @@ def test_every_query_path_writes_who_what_where(corpus_kb):
     assert by_action["brief"].doc_ids == list(dict.fromkeys(s.doc_id for s in note.sources))
     assert by_action["file"].doc_ids == [hits[0].doc_id]
     assert all(r.role == "official" for r in records)
+    # a stream abandoned after its first words (a closed browser tab) is still recorded
+    stream = kb.ask_stream("Sakai là thành phố gì?", principal=lan, surface="app")
+    assert isinstance(next(stream), str)
+    stream.close()
+    abandoned = kb.audit.recent(user="audit-lan", limit=1)[0]
+    assert (abandoned.action, abandoned.query, abandoned.surface) == ("ask", "Sakai là thành phố gì?", "app")
+    assert abandoned.doc_ids
     kb.search("Sakai", 1)  # the default is the public view, recorded as such
     newest = kb.audit.recent(limit=1)[0]
     assert (newest.user, newest.role, newest.surface) == ("", "public", "lib")
