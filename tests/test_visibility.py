@@ -139,6 +139,18 @@ def test_every_kb_path_applies_the_principal(vis_config):
     with pytest.raises(LookupError):
         kb.principal("nobody")
 
+    # The settings tab counts only what the visitor may see; whole-index figures are for managers.
+    from kb.feedback import FeedbackStore, feedback_path
+    from kb.users import Principal
+    from webapp.about import settings_html
+
+    feedback = FeedbackStore(feedback_path(vis_config.data_dir))
+    visible = len(kb.documents(pat))
+    assert visible == len(kb.documents(Principal("root", "admin"))) - 3
+    partner_view = settings_html(kb, feedback, "vi", pat)
+    assert f"<td>{visible}</td>" in partner_view and str(vis_config.data_dir) not in partner_view
+    assert str(vis_config.data_dir) in settings_html(kb, feedback, "vi", olga)
+
 
 # --------------------------------------------------------------------------- CLI
 def cli(capsys, config: Config, *args: str) -> tuple[int, str, str]:

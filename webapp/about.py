@@ -15,7 +15,7 @@ import gradio as gr
 
 from kb.feedback import FeedbackStore
 from kb.service import KnowledgeBase, __version__
-from kb.users import Principal
+from kb.users import PUBLIC, Principal
 from webapp import kbcalls
 from webapp.labels import LABELS, lang_name, t
 
@@ -46,15 +46,22 @@ def llm_rows(status: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     ]
 
 
-def settings_html(kb: KnowledgeBase, feedback: FeedbackStore, lang: str) -> str:
+def settings_html(kb: KnowledgeBase, feedback: FeedbackStore, lang: str, principal: Principal = PUBLIC) -> str:
+    """Live facts. Whole-index figures (which count restricted documents too) are for document
+    managers; everyone else sees how many documents they themselves can search."""
     stats = kb.stats()
     per_lang = ", ".join(f"{lang_name(code, lang)}: {n}" for code, n in stats.get("chunks_per_lang", {}).items())
     counts = feedback.counts()
+    models = (t("settings_model", lang), [
+        (t("embedding_model", lang), f"{stats.get('embedding_model')} ({stats.get('embedding_dim')} dim)"),
+        *llm_rows(kbcalls.llm_status(kb), lang),
+    ])
+    version = (t("version", lang), [(t("version", lang), f"Kakehashi {__version__} · Gradio {gr.__version__}")])
+    if not principal.can_manage:
+        visible = sum(1 for d in kb.documents(principal) if d["status"] == "ok")
+        return facts_html([models, (t("index_stats", lang), [(t("stat_documents", lang), str(visible))]), version])
     return facts_html([
-        (t("settings_model", lang), [
-            (t("embedding_model", lang), f"{stats.get('embedding_model')} ({stats.get('embedding_dim')} dim)"),
-            *llm_rows(kbcalls.llm_status(kb), lang),
-        ]),
+        models,
         (t("index_stats", lang), [
             (t("stat_documents", lang), str(stats.get("documents"))),
             (t("stat_failed", lang), str(stats.get("failed_files"))),
@@ -64,7 +71,7 @@ def settings_html(kb: KnowledgeBase, feedback: FeedbackStore, lang: str) -> str:
             (t("stat_data_dir", lang), str(stats.get("data_dir"))),
             (t("feedback_counts", lang), f"{t('thumbs_up', lang)}: {counts['up']} · {t('thumbs_down', lang)}: {counts['down']}"),
         ]),
-        (t("version", lang), [(t("version", lang), f"Kakehashi {__version__} · Gradio {gr.__version__}")]),
+        version,
     ])
 
 
@@ -90,8 +97,9 @@ def build_about_tab(
 ) -> tuple[gr.HTML, gr.Group, gr.HTML]:
     """(facts, the admin-only audit box, its table); the box starts hidden and the session shows it."""
     loc.add(gr.Markdown(t("about", lang)), value="about")
-    facts = loc.add(gr.HTML(settings_html(kb, feedback, lang), elem_id="kh-settings", js_on_load=None),
-                    value=lambda ui: settings_html(kb, feedback, ui))
+    # Not registered with the Localizer: what it shows depends on who is looking, so the
+    # session update (page load, language switch) and opening the tab refresh it.
+    facts = gr.HTML(settings_html(kb, feedback, lang), elem_id="kh-settings", js_on_load=None)
     loc.add(gr.Markdown(t("api_help", lang)), value="api_help")
     with gr.Group(visible=False, elem_id="kh-audit-box") as audit_box:
         loc.add(gr.Markdown(f"**{t('audit_title', lang)}**"), value=lambda ui: f"**{t('audit_title', ui)}**")

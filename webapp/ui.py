@@ -98,7 +98,8 @@ def build_ui(
                 facts, audit_box, audit = build_about_tab(loc, kb, feedback, lang)
 
         def on_settings(ui: str, request: gr.Request) -> list[Any]:
-            return [settings_html(kb, feedback, ui), audit_html(kb, ui, auth.principal(request))]
+            principal = auth.principal(request)
+            return [settings_html(kb, feedback, ui, principal), audit_html(kb, ui, principal)]
 
         settings_tab.select(on_settings, [ui_lang], [facts, audit], api_visibility="private", queue=False)
         register_api(kb, auth)
@@ -125,9 +126,10 @@ def build_ui(
                 *(choices(principal) + choices(principal)),
                 gr.update(visible=principal.is_admin),
                 audit_html(kb, ui, principal),
+                settings_html(kb, feedback, ui, principal),
             ]
 
-        session_outputs = [who, login_box, *docs.session_outputs, *dropdowns, audit_box, audit]
+        session_outputs = [who, login_box, *docs.session_outputs, *dropdowns, audit_box, audit, facts]
         login_button.click(None, [user_box, password_box, ui_lang], None, js=LOGIN_JS % _failed_messages(),
                            api_visibility="private", queue=False)
         password_box.submit(None, [user_box, password_box, ui_lang], None, js=LOGIN_JS % _failed_messages(),
