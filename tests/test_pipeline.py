@@ -172,30 +172,56 @@ def test_cli_exit_codes_and_json_summary(tmp_path):
     assert "--prune" in _cli("--help").stdout
 
 
-@pytest.mark.slow
-def test_killed_ingest_rerun_matches_an_uninterrupted_run(tmp_path):
-    """SIGKILL at random moments, edits in between; the end state equals a clean run."""
+def test_hostile_batch_is_reported_file_by_file_and_nothing_indexed_is_lost(tmp_path, capsys):
+    """Hostile names and disguised contents through the real CLI: each refused with its reason."""
+    from ingest.__main__ import main
+
     folder = tmp_path / "docs"
-    paragraphs = [f"Đoạn {i}: hợp tác khí hậu giữa Sakai và Bà Rịa – Vũng Tàu, mục {i}." for i in range(40)]
-    for n in range(6):
-        write(folder / f"doc{n}.md", _md(f"doc{n}", "vi", "\n\n".join(paragraphs[n * 6 : n * 6 + 6] * 3)))
-    clean = Config.from_env(data_dir=tmp_path / "clean")
-    crashed = tmp_path / "crashed"
-    rng = random.Random(20231206)
-    for attempt in range(4):
-        if attempt == 2:  # a file changes between two crashed runs
-            write(folder / "doc0.md", _md("doc0", "vi", "Phiên bản mới của tài liệu số 0."))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ingest", str(folder), "--data-dir", str(crashed), "--quiet"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(3.0, 9.0))  # start-up is ~4 s, a clean run ~12 s
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    final = _cli(str(folder), "--data-dir", str(crashed), "--json", "--prune")
-    assert final.returncode == 0, final.stderr
-    _run(clean, folder)
-    crashed_config = Config.from_env(data_dir=crashed)
-    assert _ids(crashed_config) == _ids(clean)
-    records = Manifest(crashed_config.manifest_path).all()
-    assert {r.status for r in records} == {"ok"} and len(records) == 6
+    keep = write(folder / "vi" / "giu-lai.md", _md("giu-lai", "vi", "Biên bản ghi nhớ ký ngày 6/12/2023 tại COP28."))
+    data = str(tmp_path / "data")
+    assert main([str(folder), "--data-dir", data, "--json", "--quiet"]) == 0
+    capsys.readouterr()
+    before = _ids(Config.from_env(data_dir=tmp_path / "data"))
+
+    long_name = "Nghị-định-về-giảm-nhẹ-phát-thải-khí-nhà-kính-" * 3 + "脱炭素先行地域" * 2 + ".md"  # 234 bytes
+    assert 200 < len(long_name.encode()) <= 255
+    write(folder / "vi" / long_name, _md("ten-dai", "vi", "Tên tệp rất dài nhưng hợp lệ."))
+    write(folder / "ja" / "資料.md", _md("shiryo", "ja", "堺市の資料です。"))
+    write(folder / "bad" / "dong\nmoi.md", _md("newline", "vi", "Tên có ký tự xuống dòng."))
+    write(folder / "bad" / "hoa-don\u202efdp.md", _md("rtl", "vi", "Tên có ký tự đảo chiều."))
+    raw = os.fsencode(str(folder / "bad")) + b"/latin1-\xe9t\xe9.md"
+    with open(raw, "wb") as handle:
+        handle.write(_md("latin1", "vi", "Tên không phải UTF-8."))
+    write(folder / "bad" / "bao-cao.pdf", html_bytes("404", "<p>Không tìm thấy trang</p>"))
+    write(folder / "bad" / "thu-tuc.docx", pdf_bytes(VI_PAGES))
+    write(folder / "bad" / "ghi-chu.md", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    write(keep, _md("giu-lai", "vi", "Biên bản ghi nhớ ký ngày 6/12/2023 tại COP28."))  # unchanged
+
+    result = _cli(str(folder), "--data-dir", data, "--json")
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout)
+    reasons = {f["path"].rsplit("/", 1)[-1]: f["reason"] for f in summary["failed"]}
+    assert reasons == {
+        "dong\\nmoi.md": "the file name contains a control character (U+000A); rename the file",
+        "hoa-don\\u202efdp.md": "the file name contains a text-direction control character (U+202E); rename the file",
+        "latin1-\\xe9t\\xe9.md": "the file name is not valid UTF-8; rename the file",
+        "bao-cao.pdf": reasons.get("bao-cao.pdf", ""),
+        "thu-tuc.docx": reasons.get("thu-tuc.docx", ""),
+        "ghi-chu.md": reasons.get("ghi-chu.md", ""),
+    }
+    assert "its content is an HTML page" in reasons["bao-cao.pdf"]
+    assert "its content is a PDF document" in reasons["thu-tuc.docx"]
+    assert "its content is a PNG image" in reasons["ghi-chu.md"]
+    assert (summary["added"], summary["unchanged"]) == (2, 1)
+
+    assert main([str(folder), "--data-dir", data, "--quiet"]) == 3  # the human report, in-process
+    human = capsys.readouterr().out
+    failed_lines = [line for line in human.splitlines() if line.strip().startswith("FAILED")]
+    assert len(failed_lines) == 6 and len(human.splitlines()) == 7  # a newline in a name forges no line
+    assert "\u202e" not in human and "hoa-don\\u202efdp.md" in human
+
+    after = _ids(Config.from_env(data_dir=tmp_path / "data"))
+    assert before < after  # the earlier document is still there, the two good new ones were added
+    records = {Path(r.path).name: r.status for r in Manifest(Path(data) / "manifest.sqlite").all()}
+    assert records[long_name] == "ok" and records["資料.md"] == "ok" and records["giu-lai.md"] == "ok"
+    assert not any("\n" in name or "\u202e" in name for name in records)
