@@ -94,6 +94,10 @@ class LoadResult:
     wall_seconds: float
     samples: list[Sample] = field(default_factory=list)
     client_errors: list[str] = field(default_factory=list)
+    load_average: float | None = None
+    """The machine's 1-minute load average when the run started (other work competes for the cores)."""
+    warm_up_seconds: list[float] = field(default_factory=list)
+    client_timeout: float | None = None
 
     @property
     def errors(self) -> list[str]:
@@ -132,15 +136,41 @@ class LoadResult:
             "mean_s": round(statistics.fmean(values), 3) if values else None,
             "median_s_by_lang": per_lang,
             "key_fact_rate": round(sum(s.key_fact for s in ok) / len(ok), 3) if ok else None,
+            "load_average": self.load_average,
+            "warm_up_s": [round(x, 2) for x in self.warm_up_seconds],
+            "client_timeout_s": self.client_timeout,
         }
 
 
 def run_load(url: str, users: int, per_user: int, questions: list[Question] | None = None,
-             timeout: float = 600.0) -> LoadResult:
-    """``users`` concurrent gradio_client users, ``per_user`` questions each, against ``url``'s ``/ask``."""
+             timeout: float = 600.0, client_timeout: float | None = None, warm_up: bool = True) -> LoadResult:
+    """``users`` concurrent gradio_client users, ``per_user`` questions each, against ``url``'s ``/ask``.
+
+    ``client_timeout``: seconds for gradio_client's own HTTP calls (joining
+    the queue, fetching the config); None keeps gradio_client's default
+    (httpx's 5 s), as a user's script would. ``warm_up`` first asks one
+    Vietnamese and one Japanese question, unmeasured: the first question in
+    each language loads its tokenizer and dictionary, and a crowd arriving at
+    a server that has never answered measures that, not the steady state.
+    """
     from gradio_client import Client
 
     questions = questions or load_questions()
+    kwargs: dict[str, Any] = {"verbose": False, "analytics_enabled": False, "download_files": False}
+    if client_timeout is not None:
+        kwargs["httpx_kwargs"] = {"timeout": client_timeout}
+    warm_up_seconds = []
+    if warm_up:
+        first = Client(url.rstrip("/") + "/", **kwargs)
+        try:
+            for lang in ("vi", "ja"):
+                q = next(q for q in questions if q.lang == lang)
+                start = time.perf_counter()
+                first.predict(q.text, api_name="/ask")
+                warm_up_seconds.append(time.perf_counter() - start)
+        finally:
+            first.close()
+    load_average = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     samples: list[Sample] = []
     client_errors: list[str] = []
     lock = threading.Lock()
@@ -149,7 +179,7 @@ def run_load(url: str, users: int, per_user: int, questions: list[Question] | No
     def user(n: int) -> None:
         client = None
         try:
-            client = Client(url.rstrip("/") + "/", verbose=False, analytics_enabled=False, download_files=False)
+            client = Client(url.rstrip("/") + "/", **kwargs)
         except Exception as exc:  # noqa: BLE001 - a user who cannot even connect is an error to report
             with lock:
                 client_errors.append(f"user {n} could not connect: {type(exc).__name__}: {exc}")
@@ -190,7 +220,7 @@ def run_load(url: str, users: int, per_user: int, questions: list[Question] | No
     stuck = [t.name for t in threads if t.is_alive()]
     if stuck:
         client_errors.append(f"{len(stuck)} users still waiting after {timeout:.0f} s")
-    return LoadResult(users, per_user, wall, samples, client_errors)
+    return LoadResult(users, per_user, wall, samples, client_errors, load_average, warm_up_seconds, client_timeout)
 
 
 # --------------------------------------------------------------------------- the app as a process
@@ -252,6 +282,13 @@ def write_markdown(path: Path, summary: dict[str, Any], settings: dict[str, int]
         "",
         f"Median latency by question language: {', '.join(f'{k} {v} s' for k, v in s['median_s_by_lang'].items())}.",
         "Latency is what each user waited for one answer, queue time included.",
+        f"Before the clock started, one Vietnamese and one Japanese question warmed the app up "
+        f"({', '.join(f'{x} s' for x in s['warm_up_s']) or 'skipped'}). "
+        f"The machine's 1-minute load average at the start was {s['load_average']} on {os.cpu_count()} cores: "
+        "other work on the machine competes with the app, so compare runs at similar load.",
+        "gradio_client's HTTP time-out: "
+        + (f"{s['client_timeout_s']} s (`--client-timeout`)." if s.get("client_timeout_s") else
+           "its default (httpx's 5 s), as in a user's script; joining the queue must answer within it."),
     ]
     if settings:
         waiting = max(0, s["users"] - settings["concurrency"])
@@ -275,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="index for the started app (default: $KAKEHASHI_DATA_DIR or ./data)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "load.md", help="Markdown report ('-' for none)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up on a user after this many seconds")
+    parser.add_argument("--client-timeout", type=float,
+                        help="seconds for gradio_client's HTTP calls (default: gradio_client's own, 5 s)")
+    parser.add_argument("--no-warm-up", action="store_true", help="start the crowd on an app that has answered nothing")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     if args.users < 1 or args.questions < 1:
@@ -287,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         proc, url = start_app_process(args.data_dir)
     try:
         print(f"{args.users} users × {args.questions} questions against {url} …", file=sys.stderr, flush=True)
-        result = run_load(url, args.users, args.questions, timeout=args.timeout)
+        result = run_load(url, args.users, args.questions, timeout=args.timeout,
+                          client_timeout=args.client_timeout, warm_up=not args.no_warm_up)
     finally:
         if proc is not None:
             proc.terminate()
@@ -309,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latency p50 {summary['p50_s']} s, p95 {summary['p95_s']} s, max {summary['max_s']} s")
         print(f"throughput {summary['throughput_per_s']} questions/s over {summary['wall_seconds']} s")
         print(f"key fact in answer: {summary['key_fact_rate']}")
+        print(f"load average at start: {summary['load_average']} ({os.cpu_count()} cores); warm-up {summary['warm_up_s']} s")
     return 0 if summary["errors"] == 0 else 1
 
 

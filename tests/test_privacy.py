@@ -287,6 +287,22 @@ class Traced:
         return found
 
 
+def test_the_syscall_trace_sees_what_python_cannot(tmp_path):
+    """The strace layer records a connect made with the guard out of the way (``-S``: no sitecustomize).
+
+    A UDP ``connect`` only sets the socket's default peer: no packet is sent.
+    """
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed: the child-process test relies on the Python guard alone")
+    traced = Traced(tmp_path)
+    code = f"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).connect(('{TEST_NET}', 31))"
+    subprocess.run(traced.command([sys.executable, "-S", "-c", code]), env=guarded_env(tmp_path), check=True,
+                   timeout=60)
+    assert read_log(tmp_path / "netguard.jsonl") == []  # the Python guard was not there …
+    found = traced.syscall_destinations()
+    assert len(found) == 1 and found[0].startswith(f"{TEST_NET}:") and "htons(31)" in found[0], found  # … strace was
+
+
 def test_clis_and_app_in_child_processes_stay_on_the_machine(tmp_path):
     from gradio_client import Client
 
