@@ -245,7 +245,8 @@ def test_the_whole_interface_switches_language(context, ui_app):
     from webapp.labels import LABELS, t
 
     page = open_app(context, ui_app, "vi")
-    assert t("public_view", "vi") in page.locator("#kh-who").inner_text()  # anonymous: the public view
+    # anonymous: the public view (filled in by the page-load event)
+    page.wait_for_function(f"document.querySelector('#kh-who').innerText.includes({t('public_view', 'vi')!r})")
     login(page, "vi")  # an administrator sees every control, so every label is checked
     tabs = ("tab_chat", "tab_docs", "tab_brief", "tab_settings")
     assert [x.inner_text() for x in page.get_by_role("tab").all()] == [t(k, "vi") for k in tabs]
