@@ -6,6 +6,11 @@ store lacks (embedding only texts never embedded before), delete the file's
 chunks that are no longer produced, and mark it ``ok``. Every step can be
 repeated, so a run killed at any point and run again ends in the same index
 as an uninterrupted run.
+
+:meth:`Ingestor.run` pipelines this: a loader thread reads, parses and chunks
+the next files while the calling thread embeds and writes, and the chunks of
+the files that are ready are embedded together in one length-sorted batch
+before each is written under its own begin/commit (see ``_pipelined``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import hashlib
 import logging
 import re
 import os
+import queue
+import threading
 import time
 import unicodedata
 from contextlib import contextmanager, nullcontext
@@ -43,6 +50,11 @@ PIPELINE_VERSION = 2
 (cheaply: embeddings of unchanged chunk texts come from the cache)."""
 VISIBILITY = re.compile(r"^(public|internal|group:[A-Za-z0-9_.-]{1,64})$")
 UPSERT_BATCH = 64
+PREFETCH_FILES = 4
+"""Files the loader thread may parse and chunk ahead of the embedder (bounded: a parsed
+PDF can be large). 0 = no thread: each file is read, embedded and written in turn."""
+EMBED_GROUP_TEXTS = 512
+"""New chunk texts gathered across ready files before they are embedded together."""
 
 
 @dataclass
@@ -116,6 +128,7 @@ class Ingestor:
         self.model = getattr(self.embeddings, "model_name", type(self.embeddings).__name__)
         self.progress = progress
         self.on_progress = on_progress
+        self.prefetch = PREFETCH_FILES
         self._sync_keyword_index()
 
     def _sync_keyword_index(self) -> None:
@@ -161,12 +174,7 @@ class Ingestor:
             files, summary.skipped = discover(paths)
             summary.seen = len(files)
             bar = _progress_bar(len(files), self.progress)
-            for index, path in enumerate(files):
-                bar.set_description_str(_short(path))
-                if self.on_progress:
-                    self.on_progress(index, len(files), str(path))
-                self._ingest_one(path, summary, visibility)
-                bar.update(1)
+            self._pipelined(files, summary, visibility, bar)
             bar.close()
             if self.on_progress:
                 self.on_progress(len(files), len(files), "")
@@ -175,7 +183,68 @@ class Ingestor:
             summary.seconds = time.monotonic() - started
             return summary
 
-    def _ingest_one(self, path: Path, summary: Summary, visibility: str | None) -> None:
+    def _pipelined(self, files: list[Path], summary: Summary, visibility: str | None, bar) -> None:
+        """Parse ahead in a loader thread; embed the ready files together; write each in turn.
+
+        Why: embedding one file at a time gives small batches, and the cores
+        idle while the next file is parsed. Here the loader (``_Loader``) stays
+        up to ``prefetch`` files ahead. Whenever it has nothing new ready (or
+        ``EMBED_GROUP_TEXTS`` new texts are waiting), the waiting files' new
+        chunk texts are embedded as one length-sorted batch, then each file is
+        written exactly as before -- manifest ``begin``, upserts, stale deletes,
+        keyword index, ``commit`` -- one file at a time and in order. Embedding
+        only fills the embedding cache, so a crash between the batch and the
+        writes loses time, never consistency: crash safety stays per file.
+        """
+        previous = {}
+        for path in files:  # the loader thread must not touch this thread's SQLite connections
+            if not hostile_name_reason(path):
+                previous[str(path.resolve())] = self.manifest.get(str(path.resolve()))
+        loader = _Loader(self, files, previous, visibility, self.prefetch)
+        pending: list[_Prepared] = []
+        try:
+            for index in range(len(files)):
+                item = loader.take(wait=False)
+                if item is None:  # nothing new ready: embed and write what is waiting meanwhile
+                    self._flush(pending, summary, bar)
+                    item = loader.take(wait=True)
+                bar.set_description_str(_short(item.path))
+                if self.on_progress:
+                    self.on_progress(index, len(files), str(item.path))
+                if item.crash is not None:
+                    self._flush(pending, summary, bar)
+                    raise item.crash
+                if item.chunks is None:  # unchanged, or refused before chunking
+                    self._ingest_one(item, summary, visibility)
+                    bar.update(1)
+                    continue
+                pending.append(item)
+                if not self.prefetch or sum(len(p.chunks or ()) for p in pending) >= EMBED_GROUP_TEXTS:
+                    self._flush(pending, summary, bar)
+            self._flush(pending, summary, bar)
+        finally:
+            loader.stop()
+
+    def _flush(self, pending: list[_Prepared], summary: Summary, bar) -> None:
+        """Embed the new chunk texts of ``pending`` in one batch, then write each file."""
+        if not pending:
+            return
+        texts: list[str] = []
+        for item in pending:
+            existing = set(self.collection.get(where={"path": item.key}, include=[])["ids"])
+            texts.extend(embedding_text(c) for c in item.chunks or () if c.id not in existing)
+        # One call for all of them (the engine sorts by length and batches); a huge
+        # single file is instead embedded upsert batch by upsert batch, as it comes.
+        vectors = dict(zip(texts, self._embed(texts, summary))) if len(texts) <= 4 * EMBED_GROUP_TEXTS else {}
+        for item in pending:
+            item.vectors = vectors
+            self._ingest_one(item, summary, item.visibility)
+            item.chunks = item.vectors = None  # free the texts
+            bar.update(1)
+        pending.clear()
+
+    def _ingest_one(self, item: "_Prepared", summary: Summary, visibility: str | None) -> None:
+        path = item.path
         bad_name = hostile_name_reason(path)
         if bad_name:
             # Such a name cannot be stored or printed safely: it is reported, never recorded.
@@ -184,7 +253,9 @@ class Ingestor:
             return
         key = str(path.resolve())
         try:
-            status, n_chunks, warnings = self.ingest_file(path, visibility=visibility, summary=summary)
+            if item.error is not None:
+                raise item.error
+            status, n_chunks, warnings = self._write_prepared(item, summary)
         except LoadError as exc:
             log.warning("rejected %s: %s", path, exc.reason)
             summary.failed.append({"path": str(path), "reason": exc.reason})
@@ -204,11 +275,29 @@ class Ingestor:
         self, path: Path, visibility: str | None = None, summary: Summary | None = None
     ) -> tuple[str, int, list[str]]:
         """Index one file. Returns (added|updated|unchanged, chunk count, warnings)."""
-        summary = summary or Summary()
         key = str(path.resolve())
+        item = self._prepare(path, self.manifest.get(key), visibility)
+        if item.error is not None:
+            raise item.error
+        return self._write_prepared(item, summary or Summary())
+
+    def _prepare(self, path: Path, previous: Any, visibility: str | None) -> "_Prepared":
+        """Read, parse and chunk one file; no writes, so the loader thread can run it.
+
+        ``previous`` is the file's manifest record (read by the caller's thread).
+        """
+        key = str(path.resolve())
+        item = _Prepared(path=path, key=key, previous=previous, visibility=visibility)
+        try:
+            self._prepare_into(item)
+        except LoadError as exc:
+            item.error, item.chunks = exc, None
+        return item
+
+    def _prepare_into(self, item: "_Prepared") -> None:
+        path, key, previous, visibility = item.path, item.key, item.previous, item.visibility
         data = read_checked(path, self.config.max_file_mb)
         digest = file_hash(data)
-        previous = self.manifest.get(key)
         if (
             previous
             and previous.status == "ok"
@@ -216,19 +305,27 @@ class Ingestor:
             and previous.meta.get("pipeline_version") == PIPELINE_VERSION
             and (visibility is None or previous.meta.get("visibility") == visibility)
         ):
-            return "unchanged", previous.chunks or 0, []
+            item.status, item.n_chunks = "unchanged", previous.chunks or 0
+            return
         options = LoadOptions(
             self.config.max_pdf_pages, self.config.ocr_langs, folder_lang(path),
             max_pdf_seconds=self.config.max_pdf_seconds, max_unzipped_mb=self.config.max_unzipped_mb,
         )
         loaded = load_file(path, data, options)
-        meta = self._document_meta(path, loaded.meta, loaded.units, digest, loaded.format, visibility)
-        n_chunks = self.index_units(
-            key, meta, loaded.units, digest, len(data), fmt=loaded.format,
-            pages=loaded.pages or len(loaded.units), warnings=loaded.warnings, summary=summary,
+        item.meta = self._document_meta(path, loaded.meta, loaded.units, digest, loaded.format, visibility)
+        item.digest, item.size, item.fmt = digest, len(data), loaded.format
+        item.pages, item.warnings = loaded.pages or len(loaded.units), loaded.warnings
+        item.chunks = self._chunk(key, item.meta, loaded.units, loaded.warnings)
+        item.status = "updated" if previous and previous.status in ("ok", "indexing") else "added"
+
+    def _write_prepared(self, item: "_Prepared", summary: Summary) -> tuple[str, int, list[str]]:
+        if item.chunks is None:
+            return item.status, item.n_chunks, []
+        n_chunks = self._write(
+            item.key, item.meta, item.chunks, item.digest, item.size, item.fmt, item.pages,
+            item.warnings, summary, item.vectors,
         )
-        status = "updated" if previous and previous.status in ("ok", "indexing") else "added"
-        return status, n_chunks, loaded.warnings
+        return item.status, n_chunks, item.warnings
 
     def index_units(
         self,
@@ -248,6 +345,11 @@ class Ingestor:
         evaluation command indexes benchmark passages through it).
         """
         warnings = warnings or []
+        self._check_owner(key, meta)
+        chunks = self._chunk(key, meta, units, warnings)
+        return self._write(key, meta, chunks, digest, size, fmt, pages, warnings, summary or Summary())
+
+    def _check_owner(self, key: str, meta: dict[str, Any]) -> None:
         owner = self.manifest.by_doc_id(meta["doc_id"])
         if owner and owner.path != key:
             raise LoadError(
@@ -255,13 +357,32 @@ class Ingestor:
                 f"its document id {meta['doc_id']!r} is already used by {owner.path}; "
                 "give one of them a different id (front matter `id:`)",
             )
+
+    def _chunk(self, key: str, meta: dict[str, Any], units: list[Document], warnings: list[str]) -> list[Document]:
         chunks = chunk_units(
             units, meta, self.embeddings.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap
         )
         if not chunks:
             raise LoadError(meta.get("source", key), "no indexable text after extraction" + _warning_tail(warnings))
+        return chunks
+
+    def _write(
+        self,
+        key: str,
+        meta: dict[str, Any],
+        chunks: list[Document],
+        digest: str,
+        size: int,
+        fmt: str,
+        pages: int,
+        warnings: list[str],
+        summary: Summary,
+        vectors: dict[str, list[float]] | None = None,
+    ) -> int:
+        """Write-ahead per file: ``begin``, replace the chunks, ``commit``."""
+        self._check_owner(key, meta)
         self.manifest.begin(key, meta["doc_id"], digest, size)
-        self._replace_chunks(key, chunks, summary or Summary())
+        self._replace_chunks(key, chunks, summary, vectors)
         self.manifest.commit(key, meta=meta, fmt=fmt, pages=pages, chunks=len(chunks), warnings=warnings)
         return len(chunks)
 
@@ -294,16 +415,22 @@ class Ingestor:
             meta["date_int"] = int(digits) if digits.strip("0") else 0
         return meta
 
-    def _replace_chunks(self, key: str, chunks: list[Document], summary: Summary) -> None:
+    def _replace_chunks(
+        self, key: str, chunks: list[Document], summary: Summary, vectors: dict[str, list[float]] | None = None
+    ) -> None:
         existing = set(self.collection.get(where={"path": key}, include=[])["ids"])
         wanted = {c.id for c in chunks}
         missing = [c for c in chunks if c.id not in existing]
         for start in range(0, len(missing), UPSERT_BATCH):
             batch = missing[start : start + UPSERT_BATCH]
-            vectors = self._embed([embedding_text(c) for c in batch], summary)
+            texts = [embedding_text(c) for c in batch]
+            if vectors and all(t in vectors for t in texts):  # embedded with the other ready files
+                batch_vectors = [vectors[t] for t in texts]
+            else:
+                batch_vectors = self._embed(texts, summary)
             self.collection.upsert(
                 ids=[c.id for c in batch],
-                embeddings=vectors,
+                embeddings=batch_vectors,
                 documents=[c.page_content for c in batch],
                 metadatas=[chroma_metadata(c.metadata) for c in batch],
             )
@@ -319,11 +446,16 @@ class Ingestor:
         cached = self.manifest.cached_vectors(self.model, texts)
         todo = sorted({t for t in texts if t not in cached}, key=len)  # similar lengths batch well
         if todo:
-            fresh = self.embeddings.embed_documents(todo)
+            counted = getattr(self.embeddings, "embed_documents_counted", None)
+            if counted is not None:  # the engine tokenises anyway: no second pass to count
+                fresh, tokens = counted(todo)
+            else:
+                fresh = self.embeddings.embed_documents(todo)
+                tokens = sum(self.embeddings.count_tokens(t) for t in todo)
             self.manifest.store_vectors(self.model, zip(todo, fresh))
             cached.update(zip(todo, fresh))
             summary.embedded += len(todo)
-            summary.embedded_tokens += sum(self.embeddings.count_tokens(t) for t in todo)
+            summary.embedded_tokens += tokens
         return [cached[t] for t in texts]
 
     # ------------------------------------------------------------------ removal
@@ -362,6 +494,84 @@ class Ingestor:
     def close(self) -> None:
         self.manifest.close()
         self.keyword.close()
+
+
+@dataclass
+class _Prepared:
+    """One file between the loader thread and the writer: parsed and chunked, or why not."""
+
+    path: Path
+    key: str
+    previous: Any = None
+    visibility: str | None = None
+    status: str = ""
+    n_chunks: int = 0
+    chunks: list[Document] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    digest: str = ""
+    size: int = 0
+    fmt: str = ""
+    pages: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: LoadError | None = None
+    crash: BaseException | None = None
+    vectors: dict[str, list[float]] | None = None
+
+
+class _Loader:
+    """Runs :meth:`Ingestor._prepare` over the files, in order, up to ``prefetch`` ahead.
+
+    With ``prefetch`` 0 there is no thread: :meth:`take` prepares the next file
+    itself. The thread only reads files, parses and chunks (pure work); every
+    SQLite and Chroma call stays in the caller's thread. An unexpected error is
+    handed over as ``crash`` and re-raised there, in file order.
+    """
+
+    def __init__(self, ingestor: Ingestor, files: list[Path], previous: dict, visibility: str | None, prefetch: int):
+        self._ingestor, self._files, self._previous, self._visibility = ingestor, files, previous, visibility
+        self._next = 0
+        self._stopped = threading.Event()
+        self._queue: queue.Queue[_Prepared] = queue.Queue(maxsize=max(prefetch, 1))
+        self._thread = None
+        if prefetch > 0 and len(files) > 1:
+            self._thread = threading.Thread(target=self._work, name="kakehashi-loader", daemon=True)
+            self._thread.start()
+
+    def _one(self, path: Path) -> _Prepared:
+        if hostile_name_reason(path):
+            return _Prepared(path=path, key="")
+        try:
+            return self._ingestor._prepare(path, self._previous.get(str(path.resolve())), self._visibility)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            return _Prepared(path=path, key=str(path), crash=exc)
+
+    def _work(self) -> None:
+        for path in self._files:
+            item = self._one(path)
+            while not self._stopped.is_set():
+                try:
+                    self._queue.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if self._stopped.is_set() or item.crash is not None:
+                return
+
+    def take(self, wait: bool) -> _Prepared | None:
+        """The next file's result; ``None`` if ``wait`` is False and it is not ready yet."""
+        if self._thread is None:
+            path = self._files[self._next]
+            self._next += 1
+            return self._one(path)
+        try:
+            return self._queue.get(block=wait)
+        except queue.Empty:
+            return None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
 
 def reindex(config: Config) -> None:

