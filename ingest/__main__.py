@@ -2,7 +2,9 @@
 
 Exit codes: 0 every file went in; 3 some files were rejected (each is listed
 with its reason, the rest are indexed); 2 usage error; 1 the index could not
-be opened (e.g. a model mismatch), with a message saying what to do.
+be opened (e.g. a model mismatch) or another ingestion or backup holds the
+data directory's lock for longer than ``--wait`` seconds, with a message
+saying what to do.
 """
 
 from __future__ import annotations
