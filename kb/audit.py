@@ -9,15 +9,12 @@ cut to a bounded length so a pasted book cannot bloat the log.
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
-
-log = logging.getLogger("kakehashi.audit")
 
 SURFACES = ("cli", "app", "api", "lib")
 MAX_TEXT = 2000
