@@ -373,3 +373,30 @@ def test_the_audit_log_records_every_surface(vis_app):
     olga = kb.audit.recent(user="olga", limit=1000)
     assert any("ja-internal-codename" in r.doc_ids and r.surface == "app" for r in olga)
     assert any(r.action == "file" and r.surface == "app" and r.doc_ids == ["ja-internal-codename"] for r in olga)
+
+
+# --------------------------------------------------------------------------- uploads
+def test_an_upload_keeps_its_chosen_visibility_when_reindexed(vis_config, tmp_path):
+    """The upload form's visibility lives only in the index; re-indexing must not make it public."""
+    from kb.service import KnowledgeBase
+    from kb.users import Principal
+    from webapp.uploads import DocumentAdmin
+
+    note = tmp_path / "bien-ban-noi-bo.md"
+    note.write_text("# Biên bản\n\nBiên bản nội bộ UPLOADSECRET về ngân sách hợp tác năm 2026.\n", encoding="utf-8")
+    admin = DocumentAdmin(vis_config)
+    [result] = admin.ingest_uploads([(note.name, note)], "vi", visibility="internal")
+    assert result.ok, result.reason
+    kb = KnowledgeBase(vis_config)
+    root = Principal("root", "admin")
+
+    def uploaded() -> dict:
+        return next(d for d in kb.documents(root) if d["path"].endswith(note.name))
+
+    doc = uploaded()
+    assert doc["visibility"] == "internal"
+    assert kb.search("UPLOADSECRET", 3, principal=kb.principal("olga"))[0].doc_id == doc["doc_id"]
+    assert all(h.doc_id != doc["doc_id"] for h in kb.search("UPLOADSECRET", 10, principal=kb.principal("pat")))
+    assert admin.reindex(doc["path"]).ok
+    assert uploaded()["visibility"] == "internal"
+    assert all(h.doc_id != doc["doc_id"] for h in kb.search("UPLOADSECRET", 10, principal=kb.principal("pat")))
