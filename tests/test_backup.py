@@ -165,3 +165,48 @@ def test_backup_waits_for_a_running_ingestion(tmp_path, corpus_config):
     assert not (tmp_path / "busy.tar.gz").exists()
     with pytest.raises(BackupError, match="no index"):
         backup(Config.from_env(data_dir=tmp_path / "empty"), tmp_path / "x.tar.gz")
+
+
+def test_backup_right_after_an_ingestion_in_the_same_process_has_every_vector(tmp_path):
+    """The writer's Chroma client is still open when the backup is taken (as in the app after an
+    upload); a fresh process restoring the archive finds every new chunk by vector search."""
+    import subprocess
+    import sys
+
+    from ingest.pipeline import Ingestor
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(8):
+        lang, text = ("vi", f"Dự án JCM số {i}: điện mặt trời mái nhà, mã XK{i * 7919}.") if i % 2 else \
+            ("ja", f"JCM案件{i}番：屋根置き太陽光、コードXK{i * 7919}。")
+        (folder / f"d{i}.md").write_text(f"---\nid: d{i}\nlang: {lang}\n---\n{text}\n", encoding="utf-8")
+    config = Config.from_env(data_dir=tmp_path / "live")
+    ingestor = Ingestor(config, progress=False)
+    assert ingestor.run([folder]).chunks == 8
+    dest = tmp_path / "live.tar.gz"
+    assert backup(config, dest)["counts"]["chunks"] == 8
+    ingestor.close()
+
+    script = f"""
+import json, sys
+from pathlib import Path
+from kb.backup import restore
+from kb.config import Config
+from kb.embeddings import get_embeddings
+from kb.store import open_store
+config = Config.from_env(data_dir=Path({str(tmp_path / "restored")!r}))
+restore(config, Path({str(dest)!r}))
+embeddings = get_embeddings()
+collection = open_store(config, embeddings)._collection
+texts = collection.get(include=["documents"])
+top = []
+for cid, text in zip(texts["ids"], texts["documents"]):
+    found = collection.query(query_embeddings=[embeddings.embed_query(text)], n_results=1)["ids"][0]
+    top.append(found[0] == cid)
+print(json.dumps({{"count": collection.count(), "self_hits": sum(top)}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"count": 8, "self_hits": 8}
