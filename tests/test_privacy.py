@@ -214,6 +214,8 @@ def test_ingest_search_ask_and_the_app_stay_on_the_machine(tmp_path, corpus_conf
 
         server, app_kb = start_app(app_config)
         try:
+            loop = type(server.server.servers[0]._loop)
+            assert "uvloop" not in loop.__module__, loop  # the guard must be able to see the server's connects
             status, page = http_get(server.port, "/?lang=ja")
             assert status == 200 and b"gradio" in page.lower()
             assert http_get(server.port, "/healthz")[0] == 200
