@@ -106,23 +106,25 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path, corpus
     original_notice = notice.read_bytes()
     extra = folder / "vi" / "99-tam-thoi.md"
 
-    # The reference: one uninterrupted CLI run, timed to place the kills.
+    # The reference: one uninterrupted CLI run, timed from taking the lock (after start-up) to the end.
     clean_dir = tmp_path / "clean"
     seed_embedding_cache(corpus_config, clean_dir)
-    started = time.monotonic()
-    result = subprocess.run(_ingest_cmd(folder, clean_dir, "--json"), cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
-    duration = time.monotonic() - started
-    assert result.returncode == 0, result.stderr
-    clean_summary = json.loads(result.stdout)
+    reference = subprocess.Popen(_ingest_cmd(folder, clean_dir, "--json"), cwd=ROOT, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert _wait_until_locked(clean_dir, reference), "the reference ingestion never took the lock"
+    locked_at = time.monotonic()
+    out, err = reference.communicate(timeout=600)
+    duration = time.monotonic() - locked_at
+    assert reference.returncode == 0, err
+    clean_summary = json.loads(out)
     assert clean_summary["added"] == len(SUBSET) and clean_summary["chunks"] > 20
 
     crashed_dir = tmp_path / "crashed"
     seed_embedding_cache(corpus_config, crashed_dir)
     rng = random.Random(SEED)
-    # One kill point in each quarter of the run (start-up included), in a seeded order.
-    points = [duration * rng.uniform(0.1 + 0.9 * i / 4, 0.1 + 0.9 * (i + 1) / 4) for i in range(4)]
-    rng.shuffle(points)
+    # One kill point in each quarter of the locked phase (model loading, parsing, embedding, writing),
+    # in increasing order, so each killed run gets further than the one before.
+    points = [duration * rng.uniform(i / 4, (i + 1) / 4) for i in range(4)]
     interrupted = 0
     for attempt, delay in enumerate(points):
         if attempt == 1:  # a file changes, and a new one appears, between two killed runs
@@ -135,11 +137,14 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path, corpus
             extra.unlink()
         process = subprocess.Popen(_ingest_cmd(folder, crashed_dir), cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        if _wait_until_locked(crashed_dir, process):
+            time.sleep(delay)
         if process.poll() is None:
             interrupted += 1
-        os.kill(process.pid, signal.SIGKILL)
+            process.send_signal(signal.SIGKILL)  # a no-op if it has just finished
         process.wait(timeout=60)
+    print(f"kills that interrupted a running ingestion: {interrupted} of {len(points)}, "
+          f"at {[round(p, 2) for p in points]} s after the lock (clean run {duration:.2f} s)")
     assert interrupted >= 2, f"only {interrupted} of {len(points)} kills hit a running ingestion ({points})"
 
     # The re-run, in-process: the same code as the CLI, without another start-up.
