@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from kb.glossary import Glossary
 from kb.messages import answer_lang, message
-from kb.retrieve import Hit
+from kb.retrieve import Hit, Weights
 from kb.text import detect_lang, split_sentences
 from kb.tokenize import neutral_only, tokens
 
@@ -59,7 +59,11 @@ FOUND_THRESHOLD = -0.1
 answerable (cross-lingual) one about +0.11; the threshold sits midway. Questions near the topic
 that the documents do not answer are caught by :func:`states_unknown` instead."""
 EVIDENCE_HITS = 6
-EVIDENCE_PASSAGES = 2
+CROSS_LINGUAL_OFFSET = Weights().cross_lingual_offset
+UNKNOWN_WINDOW, UNKNOWN_SHARE = 1, 1.0
+"""A sentence saying the asked fact is not known refuses the answer when it is among the
+best UNKNOWN_WINDOW candidates and scores at least UNKNOWN_SHARE of the best one."""
+EVIDENCE_PASSAGES = 3
 MAX_SENTENCES = 3
 
 
@@ -95,12 +99,13 @@ def extractive_answer(
     if not candidates or strength < context.threshold:
         return not_found(question, lang, hits)
     chosen = _select(candidates)
-    if states_unknown(chosen[0].sentence):
+    unknown = next((c for c in candidates[:UNKNOWN_WINDOW] if c.score >= UNKNOWN_SHARE * candidates[0].score
+                    and states_unknown(c.sentence)), None)
+    if unknown is not None:
         # The documents themselves say this is not known: refuse, and show where they say so.
-        hit = chosen[0].hit
-        citation = citation_for(hit, 1)
-        citation.used.append(chosen[0].sentence)
-        text = message("not_found", lang) + "\n" + message("documents_say", lang) + f" {chosen[0].sentence} [1]"
+        citation = citation_for(unknown.hit, 1)
+        citation.used.append(unknown.sentence)
+        text = message("not_found", lang) + "\n" + message("documents_say", lang) + f" {unknown.sentence} [1]"
         return Answer(question, lang, text, False, "extractive", [citation])
     numbering: dict[str, int] = {}
     citations: list[Citation] = []
@@ -117,7 +122,7 @@ def extractive_answer(
     if lang not in evidence_langs and len(evidence_langs) == 1:
         other = evidence_langs.pop()
         prefix = message(f"other_lang_{other}", lang) + "\n"
-        gloss = _gloss(query, [c.sentence for c in chosen], other, lang)
+        gloss = _gloss(context.glossary, [c.sentence for c in chosen], other, lang)
     return Answer(question, lang, prefix + "\n".join(parts) + gloss, True, "extractive", citations)
 
 
@@ -209,30 +214,54 @@ class _Candidate:
 
 
 def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) -> list[_Candidate]:
-    """Sentences of the best two passages, scored.
+    """Sentences of the best passages, scored.
 
     Passages are chosen first (retrieval rank and how much of the question
-    they cover), then sentences within them: across languages a sentence's
-    own word overlap says little, but its passage was ranked by meaning.
+    they cover, and how close in meaning they are), then sentences within
+    them, by the rarity-weighted share of the question they contain and by
+    whether they hold what is asked for.
     """
     passages = []
+    # Word overlap across languages is structurally low (only numbers, references and
+    # glossary terms can match), so coverage is compared within each language.
+    best_cover: dict[bool, float] = {}
+    for hit, coverage in zip(hits, coverages):
+        same = query.same_language(hit.lang)
+        best_cover[same] = max(best_cover.get(same, 0.0), coverage)
     for rank, (hit, coverage) in enumerate(zip(hits, coverages)):
         same = query.same_language(hit.lang)
         typed = bool(query.wants and _HAS[query.wants].search(hit.text))
-        passages.append((0.5 / (1 + rank) + 0.5 * coverage + (0.1 if typed else 0.0), rank, hit, same))
+        relative = coverage / best_cover[same] if best_cover[same] else 0.0
+        score = (P_RANK / (1 + rank) + P_COVER * coverage + P_RELATIVE * relative
+                 + P_MEANING * _meaning(query, hit) + (P_TYPE if typed else 0.0))
+        passages.append((score, rank, hit, same))
     passages.sort(key=lambda p: -p[0])
     out: list[_Candidate] = []
     for passage_score, rank, hit, same in passages[:EVIDENCE_PASSAGES]:
-        for position, sentence in enumerate(split_sentences(hit.text)):
+        for sentence in split_sentences(hit.text):
             if _heading_like(sentence) or _BOILERPLATE.search(sentence) or sentence in (hit.title, hit.section):
                 continue
             terms = set(tokens(sentence))
             lexical = query.coverage(terms, same)
             answers_type = bool(query.wants and _HAS[query.wants].search(sentence))
-            score = 0.5 * lexical + 0.35 * passage_score + (0.15 if answers_type else 0.0) + (0.05 if same else 0.0)
-            out.append(_Candidate(hit, sentence, terms, score))
+            score = W_LEXICAL * lexical + W_PASSAGE * passage_score + (W_TYPE if answers_type else 0.0)
+            out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0)))
     out.sort(key=lambda c: -c.score)
     return out
+
+
+P_RANK, P_COVER, P_RELATIVE, P_MEANING, P_TYPE = 0.1, 0.2, 0.3, 0.6, 0.1
+
+
+def _meaning(query: QueryProfile, hit: Hit) -> float:
+    """The passage's calibrated cosine to the question, mapped from e5's narrow band onto 0..1."""
+    if not hit.similarity:
+        return 0.0  # found by keywords only
+    calibrated = hit.similarity + (CROSS_LINGUAL_OFFSET if hit.lang != query.lang else 0.0)
+    return min(1.0, max(0.0, (calibrated - 0.80) * 5))
+
+
+W_LEXICAL, W_PASSAGE, W_TYPE, W_SAME_LANG = 0.5, 0.35, 0.15, 0.05
 
 
 _BOILERPLATE = re.compile(
@@ -282,7 +311,7 @@ def evidence_strength(query: QueryProfile, hits: list[Hit], coverages: list[floa
     """
     if not hits:
         return 0.0
-    best_similarity = max(h.similarity + (0.05 if h.lang != query.lang else 0.0) for h in hits)
+    best_similarity = max(h.similarity + (CROSS_LINGUAL_OFFSET if h.lang != query.lang else 0.0) for h in hits)
     return (best_similarity - 0.80) * 5 + max(coverages) - query.unseen
 
 
@@ -311,9 +340,22 @@ def states_unknown(sentence: str) -> bool:
 _ASIDE = re.compile(r"\([^)]*\)|（[^）]*）")
 
 
-def _gloss(query: QueryProfile, sentences: list[str], source_lang: str, target_lang: str) -> str:
-    """Glossary equivalents of the terms in quoted other-language evidence."""
-    return ""
+GLOSSED_TERMS = 6
+
+
+def _gloss(glossary: Glossary | None, sentences: list[str], source_lang: str, target_lang: str) -> str:
+    """Glossary equivalents of the key terms in quoted other-language evidence.
+
+    The quote stays as written (a translation by rule would put words in the
+    documents' mouth); the glossary, itself a cited document, tells the
+    reader what its terms mean in their language.
+    """
+    if glossary is None or target_lang not in ("vi", "ja", "en"):
+        return ""
+    pairs = glossary.pairs(" ".join(sentences), source_lang, target_lang)[:GLOSSED_TERMS]
+    if not pairs:
+        return ""
+    return "\n" + message("glossary", target_lang) + " " + "; ".join(f"{s} = {t}" for s, t in pairs)
 
 
 def not_found(question: str, lang: str, hits: list[Hit]) -> Answer:

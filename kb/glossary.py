@@ -15,6 +15,8 @@ from typing import Any
 
 from kb.text import detect_lang, normalize_text, strip_diacritics
 
+GLOSS_MIN_CHARS = 3
+"""Two-character terms (事業, 計画) are too generic to gloss a quote usefully."""
 _PAREN = re.compile(r"[(（]([^)）]*)[)）]")
 
 
@@ -90,6 +92,30 @@ class Glossary:
                     if lang != source_lang:
                         out.setdefault(lang, []).extend(others)
         return {lang: list(dict.fromkeys(terms)) for lang, terms in out.items()}
+
+
+    def pairs(self, text: str, source_lang: str, target_lang: str) -> list[tuple[str, str]]:
+        """(term as ``text`` spells it, its ``target_lang`` equivalent) for glossary terms in ``text``.
+
+        Used to gloss quoted evidence in the asker's language; the longest
+        terms come first, and a term inside a longer one already glossed is skipped.
+        """
+        folded = _fold(text)
+        found: list[tuple[str, str]] = []
+        for entry in self.entries:
+            targets = entry.terms.get(target_lang, ())
+            if not targets:
+                continue
+            for spelling in entry.terms.get(source_lang, ()):
+                if len(spelling) >= GLOSS_MIN_CHARS and _occurs(_fold(spelling), folded, source_lang):
+                    found.append((spelling, targets[0]))
+                    break
+        found.sort(key=lambda pair: -len(pair[0]))
+        kept: list[tuple[str, str]] = []
+        for source, target in found:
+            if not any(_fold(source) in _fold(longer) for longer, _ in kept) and target not in (t for _, t in kept):
+                kept.append((source, target))
+        return kept
 
 
 def _fold(text: str) -> str:

@@ -37,6 +37,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "この情報は英語の資料にのみ記載されています。原文を引用します：",
         "en": "This information is in English documents:",
     },
+    "glossary": {
+        "vi": "Thuật ngữ (theo bảng thuật ngữ):",
+        "ja": "用語（用語集による対訳）：",
+        "en": "Terms (from the glossary):",
+    },
     "page": {"vi": "tr.", "ja": "p.", "en": "p."},
     "sources": {"vi": "Nguồn", "ja": "出典", "en": "Sources"},
     # --- LLM mode: notes shown when the model fails or misbehaves (kb/llm.py) ---

@@ -172,9 +172,7 @@ class KnowledgeBase:
 
     def answer_context(self) -> AnswerContext:
         """Term rarity and the glossary, for extractive answers."""
-        return AnswerContext(
-            frequencies=self.keyword.document_frequencies, glossary=self.retriever.glossary(), embeddings=self.embeddings
-        )
+        return AnswerContext(frequencies=self.keyword.document_frequencies, glossary=self.retriever.glossary())
 
     def brief(
         self,
