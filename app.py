@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     kb = KnowledgeBase(config)
     app = create_app(kb)
     kb.counts()  # open the store and load the embedder now, not on the first question
-    kb.search("warm-up", 1)
+    # One question per language loads Sudachi and the Vietnamese paths too: a cold first
+    # burst of users otherwise waits seconds (bench/load.py measured gradio_client time-outs).
+    kb.ask("Sakai và Bà Rịa – Vũng Tàu hợp tác về gì?")
+    kb.ask("堺市とバリア・ブンタウ省の協力とは？")
     print(f"Kakehashi: serving on http://{config.host}:{config.port}", flush=True)
     serve(app, config.host, config.port)
     return 0

@@ -11,7 +11,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 apt_packages=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-jpn)
-[ "$dev" = 1 ] && apt_packages+=(chromium fonts-dejavu-core fonts-ipafont-gothic poppler-utils)
+[ "$dev" = 1 ] && apt_packages+=(chromium fonts-dejavu-core fonts-ipafont-gothic poppler-utils strace)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -294,8 +294,9 @@ def test_the_syscall_trace_sees_what_python_cannot(tmp_path):
 
     A UDP ``connect`` only sets the socket's default peer: no packet is sent.
     """
-    if not shutil.which("strace"):
-        pytest.skip("strace is not installed: the child-process test relies on the Python guard alone")
+    from conftest import require
+
+    require(shutil.which("strace") is not None, "strace is not installed (the syscall layer of the privacy tests)")
     traced = Traced(tmp_path)
     code = f"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).connect(('{TEST_NET}', 31))"
     subprocess.run(traced.command([sys.executable, "-S", "-c", code]), env=guarded_env(tmp_path), check=True,
