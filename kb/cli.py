@@ -1,4 +1,4 @@
-"""``python -m kb search|ask|brief|stats|eval|users|audit``: the knowledge base from the command line.
+"""``python -m kb search|ask|brief|stats|eval|users|audit|backup|restore``: the knowledge base from the command line.
 
 JSON field names are a contract with scripts and checks outside this repo;
 add fields freely, but never rename or remove one.
@@ -18,9 +18,11 @@ import getpass
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from kb.backup import BackupError
 from kb.config import Config
 from kb.embeddings import EmbedderUnavailable
 from kb.filters import Filters
@@ -97,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", parents=[common], help="who asked what: the audit log, newest first")
     audit.add_argument("--user", metavar="NAME", help="only this user's records ('' = the public view)")
     audit.add_argument("--limit", type=int, default=50, help="at most this many records (default 50)")
+
+    backup = sub.add_parser("backup", parents=[common],
+                            help="copy the index into one .tar.gz (safe while the app runs)")
+    backup.add_argument("file", type=Path, metavar="FILE", help="the archive to write (outside the data dir)")
+    restore = sub.add_parser("restore", parents=[common],
+                             help="restore the index from a backup archive (stop the app first)")
+    restore.add_argument("file", type=Path, metavar="FILE", help="an archive written by python -m kb backup")
+    restore.add_argument("--force", action="store_true",
+                         help="replace the index in a data dir that is not empty (default: refuse)")
     return parser
 
 
@@ -110,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, LookupError) as exc:  # UserError is a ValueError; an unknown --user a LookupError
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (EmbeddingMismatch, EmbedderUnavailable, StoreUnavailable) as exc:
+    except (EmbeddingMismatch, EmbedderUnavailable, StoreUnavailable, BackupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
@@ -238,6 +249,66 @@ def _format_eval(report: dict[str, Any]) -> str:
     return markdown_table(rows)
 
 
+def _backup(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    from kb.backup import backup
+
+    with _lock_busy():
+        summary = backup(kb.config, Path(args.file))
+    _emit(summary, args.json, _format_backup)
+
+
+def _restore(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    from kb.backup import restore
+
+    with _lock_busy():
+        summary = restore(kb.config, Path(args.file), force=args.force)
+    _emit(summary, args.json, _format_restore)
+
+
+@contextmanager
+def _lock_busy() -> Iterator[None]:
+    """Turn :class:`ingest.pipeline.IngestBusy` (another writer holds the lock) into a :class:`BackupError`.
+
+    Imported here, not at the top: ``kb`` reaches into ``ingest`` only for these two commands.
+    """
+    from ingest.pipeline import IngestBusy
+
+    try:
+        yield
+    except IngestBusy as exc:
+        raise BackupError(str(exc)) from exc
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _format_counts(counts: dict[str, Any]) -> str:
+    return (f"{counts.get('documents', 0)} documents, {counts.get('chunks', 0)} chunks "
+            f"({counts.get('keyword_chunks', 0)} in the keyword index), {counts.get('failed', 0)} failed files")
+
+
+def _format_backup(s: dict[str, Any]) -> str:
+    return "\n".join([
+        f"backup written: {s['archive']} ({_size(s['bytes'])}, {s['files']} files, {s['seconds']} s)",
+        f"holds: {_format_counts(s['counts'])}",
+        f"taken at {s['created_at']}; restore with: python -m kb restore {s['archive']}",
+    ])
+
+
+def _format_restore(s: dict[str, Any]) -> str:
+    replaced = "; the previous index was replaced" if s["replaced"] else ""
+    return "\n".join([
+        f"restored {s['archive']} into {s['data_dir']} ({s['files']} files, {s['seconds']} s{replaced})",
+        f"holds: {_format_counts(s['counts'])}",
+        f"backup taken at {s['created_at']}",
+    ])
+
+
 HANDLERS = {
     "search": _search,
     "ask": _ask,
@@ -246,6 +317,8 @@ HANDLERS = {
     "eval": _eval,
     "users": _users,
     "audit": _audit,
+    "backup": _backup,
+    "restore": _restore,
 }
 """One handler per subcommand, ``(kb, args) -> None``; they print, and raise to fail."""
 

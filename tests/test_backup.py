@@ -210,3 +210,93 @@ print(json.dumps({{"count": collection.count(), "self_hits": sum(top)}}))
                             cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"count": 8, "self_hits": 8}
+
+
+# --------------------------------------------------------------------------- the CLI
+def test_cli_backup_then_restore_into_an_empty_dir(tmp_path, capsys):
+    """``python -m kb backup`` of a small index, ``python -m kb restore`` (a real process) into an empty dir."""
+    import subprocess
+    import sys
+
+    from ingest.pipeline import Ingestor
+    from kb.cli import main
+    from kb.service import KnowledgeBase
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "vi.md").write_text("---\nid: cli-vi\nlang: vi\n---\nDự án JCM mã CLI4711: điện mặt trời mái nhà.\n",
+                                  encoding="utf-8")
+    (folder / "ja.md").write_text("---\nid: cli-ja\nlang: ja\n---\nJCM案件コードCLI4711：屋根置き太陽光。\n",
+                                  encoding="utf-8")
+    live = Config.from_env(data_dir=tmp_path / "live")
+    ingestor = Ingestor(live, progress=False)
+    assert ingestor.run([folder]).chunks == 2
+    ingestor.close()
+
+    dest = tmp_path / "out" / "kakehashi.tar.gz"
+    assert main(["backup", str(dest), "--data-dir", str(live.data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"backup written: {dest}" in out and "2 documents, 2 chunks" in out
+    assert dest.is_file()
+
+    restored = tmp_path / "restored"
+    result = subprocess.run(
+        [sys.executable, "-m", "kb", "restore", str(dest), "--json", "--data-dir", str(restored)],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["archive"] == str(dest) and summary["replaced"] is False
+    assert summary["counts"]["documents"] == 2 and summary["counts"]["chunks"] == 2
+    kb = KnowledgeBase(Config.from_env(data_dir=restored))
+    assert {h.doc_id for h in kb.search("CLI4711", k=2)} == {"cli-vi", "cli-ja"}
+
+
+def test_cli_restore_refuses_a_non_empty_dir_without_force(archive, tmp_path, capsys):
+    from kb.cli import main
+
+    dest, summary = archive
+    target = tmp_path / "data"
+    target.mkdir()
+    (target / "stale.txt").write_text("old index")
+    assert main(["restore", str(dest), "--data-dir", str(target)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "error:" in captured.err and "not empty" in captured.err and "--force" in captured.err
+    assert (target / "stale.txt").read_text() == "old index"
+
+    assert main(["restore", str(dest), "--force", "--json", "--data-dir", str(target)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["replaced"] is True and result["counts"]["chunks"] == summary["counts"]["chunks"]
+    assert not (target / "stale.txt").exists()
+
+
+def test_cli_backup_errors_exit_1_with_the_message(tmp_path, capsys, monkeypatch):
+    import kb.backup
+    from kb.cli import main
+
+    assert main(["backup", str(tmp_path / "x.tar.gz"), "--data-dir", str(tmp_path / "empty")]) == 1
+    assert "no index" in capsys.readouterr().err
+
+    def busy(*args, **kwargs):
+        raise IngestBusy("another ingestion is running on DIR; wait for it to finish and run this again")
+
+    monkeypatch.setattr(kb.backup, "backup", busy)
+    assert main(["backup", str(tmp_path / "x.tar.gz"), "--json", "--data-dir", str(tmp_path / "empty")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error: another ingestion is running" in captured.err
+    assert main(["restore", str(tmp_path / "missing.tar.gz"), "--data-dir", str(tmp_path / "empty")]) == 1
+    assert "no backup archive" in capsys.readouterr().err
+
+
+def test_cli_help_lists_backup_and_restore(capsys):
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    listing = capsys.readouterr().out
+    assert "backup" in listing and "restore" in listing
+    with pytest.raises(SystemExit):
+        main(["restore", "--help"])
+    assert "--force" in capsys.readouterr().out
