@@ -6,6 +6,12 @@ be anything. Names are reduced to a safe basename and the final path is
 checked to lie inside ``<data dir>/uploads``; content goes through the same
 ingestion pipeline as the CLI, one file at a time, so a bad file is reported
 with its reason and the rest of the batch still goes in.
+
+Every write holds the data directory's ingest lock (:func:`ingest.pipeline.ingest_lock`)
+from before the :class:`Ingestor` is built -- its constructor may rebuild the
+keyword index -- until it is closed, as ``python -m ingest`` does; a CLI run,
+a backup or a restore holding it for longer than :data:`LOCK_TIMEOUT` seconds
+makes uploads and re-indexing fail with the translated "busy" reason.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from pathlib import Path
 from typing import Callable
 
 from ingest.loaders import LOADERS
-from ingest.pipeline import IngestBusy, Ingestor, Summary
+from ingest.pipeline import IngestBusy, Ingestor, Summary, ingest_lock
 from kb.config import Config
 
 ALLOWED_SUFFIXES = tuple(sorted(LOADERS))
 MAX_NAME_BYTES = 120
+LOCK_TIMEOUT = 30
+"""Seconds an app write waits for another writer (CLI ingestion, backup, restore) before giving up."""
 _UNSAFE = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f]+')
 """Characters no filesystem or URL should see in a stored name (Unicode letters are kept)."""
 
@@ -96,15 +104,19 @@ class DocumentAdmin:
         results: list[UploadResult] = []
         total = max(len(files), 1)
         with self._lock:
-            ingestor = Ingestor(self.config, progress=False)
             try:
-                for index, (original, temp) in enumerate(files):
-                    name = safe_filename(original)
-                    if progress:
-                        progress(index / total, name)
-                    results.append(self._one_upload(ingestor, original, Path(temp), lang, visibility))
-            finally:
-                ingestor.close()
+                with ingest_lock(self.config, LOCK_TIMEOUT):
+                    ingestor = Ingestor(self.config, progress=False)
+                    try:
+                        for index, (original, temp) in enumerate(files):
+                            name = safe_filename(original)
+                            if progress:
+                                progress(index / total, name)
+                            results.append(self._one_upload(ingestor, original, Path(temp), lang, visibility))
+                    finally:
+                        ingestor.close()
+            except IngestBusy:  # only taking the lock raises it: nothing was copied or indexed yet
+                results = [UploadResult(safe_filename(original), "failed", reason_key="busy") for original, _ in files]
         if progress:
             progress(1.0, "")
         return results
@@ -126,10 +138,7 @@ class DocumentAdmin:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(temp, target)
         try:
-            summary = ingestor.run([target], lock_timeout=30, visibility=visibility)
-        except IngestBusy:
-            target.unlink(missing_ok=True)
-            return UploadResult(name, "failed", reason_key="busy")
+            summary = ingestor.run([target], visibility=visibility, locked=True)  # the caller holds ingest_lock
         except Exception as exc:  # an unexpected loader crash must not stop the batch
             ingestor.manifest.fail(str(target), f"unexpected error: {exc}")
             return UploadResult(name, "failed", reason=f"unexpected error: {exc}")
@@ -138,7 +147,7 @@ class DocumentAdmin:
     # ------------------------------------------------------------------ maintenance
     def remove(self, path_key: str) -> int:
         """Forget one manifest entry (and delete the file if it is an upload)."""
-        with self._lock:
+        with self._lock, ingest_lock(self.config, LOCK_TIMEOUT):  # IngestBusy if another writer holds it
             ingestor = Ingestor(self.config, progress=False)
             try:
                 removed = ingestor.remove_path(path_key)
@@ -160,19 +169,21 @@ class DocumentAdmin:
         """
         name = Path(path_key).name
         with self._lock:
-            ingestor = Ingestor(self.config, progress=False)
             try:
-                if not Path(path_key).is_file():
-                    ingestor.remove_path(path_key)
-                    return UploadResult(name, "failed", reason=f"the file is gone: {path_key}")
-                previous = ingestor.manifest.get(path_key)
-                visibility = previous.meta.get("visibility") if previous and previous.status == "ok" else None
-                ingestor.remove_path(path_key)
-                summary = ingestor.run([Path(path_key)], lock_timeout=30, visibility=visibility)
+                with ingest_lock(self.config, LOCK_TIMEOUT):
+                    ingestor = Ingestor(self.config, progress=False)
+                    try:
+                        if not Path(path_key).is_file():
+                            ingestor.remove_path(path_key)
+                            return UploadResult(name, "failed", reason=f"the file is gone: {path_key}")
+                        previous = ingestor.manifest.get(path_key)
+                        visibility = previous.meta.get("visibility") if previous and previous.status == "ok" else None
+                        ingestor.remove_path(path_key)
+                        summary = ingestor.run([Path(path_key)], visibility=visibility, locked=True)
+                    finally:
+                        ingestor.close()
             except IngestBusy:
                 return UploadResult(name, "failed", reason_key="busy")
-            finally:
-                ingestor.close()
         return _result_from_summary(name, summary)
 
     def update_all(self, progress: Progress | None = None) -> Summary:
@@ -183,10 +194,10 @@ class DocumentAdmin:
             if progress:
                 progress(done / max(total, 1), Path(path).name if path else "")
 
-        with self._lock:
+        with self._lock, ingest_lock(self.config, LOCK_TIMEOUT):  # IngestBusy if another writer holds it
             ingestor = Ingestor(self.config, progress=False, on_progress=report)
             try:
-                return ingestor.run(roots, prune=True, lock_timeout=30)
+                return ingestor.run(roots, prune=True, locked=True)
             finally:
                 ingestor.close()
 
