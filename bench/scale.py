@@ -585,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--size", type=int, required=True)
     m.add_argument("--mode", required=True)
     m.add_argument("--port", type=int)
+    m.add_argument("--postings-budget", type=int, default=0,
+                   help="kb.keyword.POSTINGS_BUDGET for this measurement (0 = exact BM25, every term read)")
     w = sub.add_parser("report", help="rewrite bench/scale.md and .png from the last results")
     args = parser.parse_args(argv)
     if args.command == "embed":
@@ -593,7 +595,12 @@ def main(argv: list[str] | None = None) -> int:
         import logging
 
         logging.disable(logging.WARNING)
-        print(json.dumps(measure(args.size, args.mode, args.port)))
+        import kb.keyword
+
+        kb.keyword.POSTINGS_BUDGET = args.postings_budget
+        row = measure(args.size, args.mode, args.port)
+        row["postings_budget"] = args.postings_budget
+        print(json.dumps(row))
     elif args.command == "run":
         results = run([int(s) for s in args.sizes.split(",")], args.modes.split(","))
         report(results)

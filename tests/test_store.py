@@ -84,3 +84,21 @@ def test_an_unreachable_server_says_how_to_start_one(data_config):
     config = dataclasses.replace(data_config, chroma_host="127.0.0.1", chroma_port=port)
     with pytest.raises(StoreUnavailable, match="chroma run"):
         open_store(config, get_embeddings())
+
+
+def test_commonest_terms_are_skipped_only_at_scale_and_over_budget(tmp_path):
+    """The BM25 postings budget: rare terms always count; nothing changes on small indexes."""
+    from kb.keyword import KeywordIndex
+    from kb.tokenize import tokens
+
+    index = KeywordIndex(tmp_path / "k.sqlite")
+    texts = [f"Năng lượng mặt trời áp mái số {i}" for i in range(40)] + ["Năng lượng rừng ngập mặn Cần Giờ"]
+    index.replace_file("a", [(f"a{i}", t, {"doc_id": "a", "lang": "vi"}) for i, t in enumerate(texts)])
+    query = tokens("năng lượng Cần Giờ")
+    exact = index.search(query, 50)
+    assert len(exact) == 41 and exact[0][0] == "a40"
+    index.prune_min_chunks, index.postings_budget, index.common_ratio = 10, 5, 0.5
+    assert index.search(query, 50) == [("a40", index.search(tokens("Cần Giờ"), 1)[0][1])]  # common terms dropped
+    assert len(index.search(tokens("năng lượng"), 50)) == 41  # the last term is always kept
+    index.prune_min_chunks = 1000  # a small index ranks exactly as before
+    assert index.search(query, 50) == exact
