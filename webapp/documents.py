@@ -19,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 
-from ingest.pipeline import VISIBILITY
+from ingest.pipeline import VISIBILITY, IngestBusy
 from kb.service import KnowledgeBase
 from kb.users import PUBLIC, Principal
 from webapp.auth import AppAuth
@@ -217,7 +217,10 @@ def build_documents_tab(
             return [message_html(t("unknown_doc", ui), "error"), *refreshed(ui, principal)]
         title = title_of(key, principal)
         upload_file = admin.is_upload(key)
-        chunks = admin.remove(key)
+        try:
+            chunks = admin.remove(key)
+        except IngestBusy:
+            return [message_html(t("busy", ui), "error"), *refreshed(ui, principal)]
         text = t("deleted", ui, title=title, chunks=chunks)
         if not upload_file:
             text += " " + t("deleted_corpus_note", ui)
@@ -243,9 +246,12 @@ def build_documents_tab(
         if not principal.can_manage:
             return refused(ui, principal)
         progress(0, desc=t("reindex_all", ui))
-        summary = admin.update_all(
-            progress=lambda frac, name: progress(frac, desc=t("ingesting", ui, name=name) if name else None)
-        )
+        try:
+            summary = admin.update_all(
+                progress=lambda frac, name: progress(frac, desc=t("ingesting", ui, name=name) if name else None)
+            )
+        except IngestBusy:  # another writer holds the lock: nothing was changed
+            return [message_html(t("busy", ui), "error"), *refreshed(ui, principal)]
         text = t("reindexed_all", ui, added=summary.added, updated=summary.updated, unchanged=summary.unchanged,
                  removed=summary.removed, failed=len(summary.failed))
         lines = [(Path(f["path"]).name, False, t("upload_failed", ui, reason=f["reason"])) for f in summary.failed]
