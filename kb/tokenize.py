@@ -70,6 +70,22 @@ def neutral_only(terms: list[str]) -> list[str]:
     return [t for t in terms if t.startswith(NEUTRAL + ":")]
 
 
+def is_strong(term: str) -> bool:
+    """A neutral term rare enough to link two languages on its own.
+
+    A legal reference, a code such as COP28, a number of three or more digits
+    (a year, an amount) or an acronym of three or more letters (JCM, GEC) is;
+    a one- or two-digit number or a two-letter acronym ("5", "EU") appears in
+    so many passages that, alone, it links unrelated ones (measured on NTREX).
+    """
+    body = term.partition(":")[2]
+    if not body:
+        return False
+    if "/" in body or (any(c.isdigit() for c in body) and any(c.isalpha() for c in body)):
+        return True
+    return len(body.replace(".", "").replace(",", "")) >= 3
+
+
 def _tokens(text: str) -> Iterator[tuple[str, str]]:
     for line in text.split("\n"):
         if _CJK.search(line):
