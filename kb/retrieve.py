@@ -15,9 +15,10 @@ Two measured problems shape this module:
   references, acronyms) and with the glossary's translations of the query's
   terms.
 
-Lanes are fused with weighted reciprocal rank fusion (the weights are
-chosen on the evaluation sets: see ``bench/retrieval.md``). Filters are
-enforced inside every lane's store query.
+Lanes are fused by a weighted sum of their min-max normalised scores
+(see :func:`fuse`; it beat reciprocal rank fusion on XQuAD-vi and JSQuAD,
+and equal weights did best on the project's own cross-lingual questions).
+Filters are enforced inside every lane's store query.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from kb.keyword import KeywordIndex
 from kb.text import detect_lang, normalize_text, split_sentences
 from kb.tokenize import is_strong, neutral_only, tokens
 
-RRF_K = 60
 QUESTION_CHARS = 200
 """Longer queries are passages, not questions (the evaluation set's longest question has
 164 characters): the cross-language keyword lane is skipped for them."""
@@ -59,8 +59,8 @@ TWIN_SIMILARITY = 0.88
 @dataclass(frozen=True)
 class Weights:
     dense: float = 1.0
-    keyword_same_lang: float = 0.5
-    keyword_cross_lang: float = 0.5
+    keyword_same_lang: float = 1.0
+    keyword_cross_lang: float = 1.0
     cross_lingual_offset: float = 0.05
     """Added to the cosine of a passage in another language than the query's.
 
@@ -151,7 +151,7 @@ class Retriever:
         """
         vector = self.embeddings.embed_query(query)
         if filters.lang and filters.lang != "any":
-            return [(self.weights.dense, self._dense(vector, depth, filters))]
+            return [(self.weights.dense, self._dense(vector, depth, filters))]  # score = cosine
         query_lang = detect_lang(query)
         offset = self.weights.cross_lingual_offset if query_lang in CORPUS_LANGS else 0.0
 
@@ -168,7 +168,10 @@ class Retriever:
                 if floor + (offset if lang != query_lang else 0.0) >= bar:
                     for hit in self._dense(vector, depth, filters.with_lang(lang)):
                         pool.setdefault(hit.chunk_id, hit)
-        return [(self.weights.dense, sorted(pool.values(), key=calibrated, reverse=True)[:depth])]
+        lane = sorted(pool.values(), key=calibrated, reverse=True)[:depth]
+        for hit in lane:
+            hit.score = calibrated(hit)
+        return [(self.weights.dense, lane)]
 
     def _dense(self, vector: list[float], n: int, filters: Filters) -> list[Hit]:
         result = self.collection.query(
@@ -235,7 +238,13 @@ class Retriever:
             cid: (text, meta, emb)
             for cid, text, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
         }
-        return [hit_from_record(cid, *by_id[cid][:2], similarity=0.0, vector=by_id[cid][2]) for cid in ids if cid in by_id]
+        hits = []
+        for cid, bm25 in ranked:
+            if cid in by_id:
+                hit = hit_from_record(cid, *by_id[cid][:2], similarity=0.0, vector=by_id[cid][2])
+                hit.score = bm25
+                hits.append(hit)
+        return hits
 
     def glossary(self) -> Glossary:
         """The glossary, reloaded when the keyword index changes size (a cheap proxy for 'changed')."""
@@ -265,13 +274,25 @@ def hit_from_record(chunk_id: str, text: str, meta: dict[str, Any], similarity: 
     )
 
 
-def fuse(lanes: list[tuple[float, list[Hit]]], k: int = RRF_K) -> list[Hit]:
-    """Weighted reciprocal rank fusion: robust to lanes whose scores are not comparable."""
+def fuse(lanes: list[tuple[float, list[Hit]]]) -> list[Hit]:
+    """Weighted sum of each lane's scores, min-max normalised within the lane.
+
+    A lane's scores (calibrated cosine, BM25) are not comparable with another
+    lane's, but within a lane their spread says how much better the first
+    hit is than the tenth, which rank fusion throws away. Measured on 400
+    questions each (bench/retrieval.md): XQuAD-vi R@1 0.938 with RRF, 0.955
+    with this; JSQuAD 0.823 with RRF, 0.890 with this.
+    """
     scores: dict[str, float] = {}
     best: dict[str, Hit] = {}
     for weight, lane in lanes:
-        for rank, hit in enumerate(lane):
-            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (k + rank + 1)
+        if not lane:
+            continue
+        high = max(hit.score for hit in lane)
+        low = min(hit.score for hit in lane)
+        for hit in lane:
+            share = (hit.score - low) / (high - low) if high > low else 1.0
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight * share
             known = best.get(hit.chunk_id)
             if known is None or hit.similarity > known.similarity:
                 best[hit.chunk_id] = hit
