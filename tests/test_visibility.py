@@ -400,3 +400,42 @@ def test_an_upload_keeps_its_chosen_visibility_when_reindexed(vis_config, tmp_pa
     assert admin.reindex(doc["path"]).ok
     assert uploaded()["visibility"] == "internal"
     assert all(h.doc_id != doc["doc_id"] for h in kb.search("UPLOADSECRET", 10, principal=kb.principal("pat")))
+
+
+def test_visibility_is_enforced_in_both_stores(store_config: Config, tmp_path: Path):
+    """The same planted documents in the embedded store and on a real Chroma server (``chroma run``):
+    the where-filter and the keyword index keep internal and group text from a partner in both."""
+    from ingest.pipeline import Ingestor
+    from kb.filters import Filters
+    from kb.service import KnowledgeBase
+    from kb.users import UserStore, users_path
+
+    planted = tmp_path / "planted"
+    (planted / "vi").mkdir(parents=True)
+    (planted / "ja").mkdir(parents=True)
+    (planted / "vi" / "internal-storage.md").write_text(VI_INTERNAL, encoding="utf-8")
+    (planted / "ja" / "internal-codename.md").write_text(JA_INTERNAL, encoding="utf-8")
+    (planted / "hanoi.md").write_text(GROUP_DOC, encoding="utf-8")
+    ingestor = Ingestor(store_config, progress=False)
+    try:
+        assert ingestor.run([planted / "vi", planted / "ja"]).failed == []
+        assert ingestor.run([planted / "hanoi.md"], visibility="group:hanoi").failed == []
+    finally:
+        ingestor.close()
+    users = UserStore(users_path(store_config.data_dir))
+    users.add("pat", PASSWORDS["pat"], "partner")
+    users.add("olga", PASSWORDS["olga"], "official")
+    users.add("hana", PASSWORDS["hana"], "partner", ["hanoi"])
+    users.close()
+    kb = KnowledgeBase(store_config)
+    partner, official, hanoi = (kb.principal(name) for name in ("pat", "olga", "hana"))
+    for query in (VI_QUESTION, JA_QUESTION, GROUP_PHRASE):
+        for method in ("dense", "bm25", "hybrid"):
+            hits = kb.retriever.search(query, 5, partner.filters(Filters()), method=method)
+            assert hits == [], (query, method, [h.doc_id for h in hits])
+        assert kb.ask(query, principal=partner).citations == []
+        assert kb.search(query, 5, principal=kb.principal(None)) == []  # the public view
+    assert {h.doc_id for h in kb.search(VI_QUESTION, 5, principal=official)} >= {"vi-internal-storage-code"}
+    assert "ja-internal-codename" in {c.doc_id for c in kb.ask(JA_QUESTION, principal=official).citations}
+    assert "vi-hanoi-group-note" in {h.doc_id for h in kb.search(GROUP_PHRASE, 5, principal=hanoi)}
+    assert "vi-hanoi-group-note" not in {h.doc_id for h in kb.search(GROUP_PHRASE, 5, principal=official)}
