@@ -210,8 +210,11 @@ def server_corpus_config(corpus_config: Config, chroma_server: ChromaServer, tmp
     from kb.store import chroma_client, open_store
 
     data_dir = tmp_path_factory.mktemp("corpus-server")
+    # Never open (and close) a SQLite file that a connection in this process is writing: closing any
+    # descriptor drops the process's POSIX locks on it, and the audit log's writers then wait 30 s each.
     shutil.copytree(corpus_config.data_dir, data_dir, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("chroma", "*.lock"))
+                    ignore=shutil.ignore_patterns("chroma", "*.lock", "audit.sqlite*", "users.sqlite*",
+                                                  "feedback.sqlite*"))
     config = dataclasses.replace(chroma_server.config(data_dir, collection="corpus"),
                                  documents_dir=corpus_config.documents_dir)
     source = chroma_client(corpus_config).get_collection(corpus_config.collection)
