@@ -60,9 +60,6 @@ answerable (cross-lingual) one about +0.11; the threshold sits midway. Questions
 that the documents do not answer are caught by :func:`states_unknown` instead."""
 EVIDENCE_HITS = 6
 CROSS_LINGUAL_OFFSET = Weights().cross_lingual_offset
-UNKNOWN_WINDOW, UNKNOWN_SHARE = 1, 1.0
-"""A sentence saying the asked fact is not known refuses the answer when it is among the
-best UNKNOWN_WINDOW candidates and scores at least UNKNOWN_SHARE of the best one."""
 EVIDENCE_PASSAGES = 3
 MAX_SENTENCES = 3
 
@@ -99,9 +96,8 @@ def extractive_answer(
     if not candidates or strength < context.threshold:
         return not_found(question, lang, hits)
     chosen = _select(candidates)
-    unknown = next((c for c in candidates[:UNKNOWN_WINDOW] if c.score >= UNKNOWN_SHARE * candidates[0].score
-                    and states_unknown(c.sentence)), None)
-    if unknown is not None:
+    unknown = chosen[0]
+    if states_unknown(unknown.sentence):
         # The documents themselves say this is not known: refuse, and show where they say so.
         citation = citation_for(unknown.hit, 1)
         citation.used.append(unknown.sentence)
@@ -257,8 +253,12 @@ def _meaning(query: QueryProfile, hit: Hit) -> float:
     """The passage's calibrated cosine to the question, mapped from e5's narrow band onto 0..1."""
     if not hit.similarity:
         return 0.0  # found by keywords only
-    calibrated = hit.similarity + (CROSS_LINGUAL_OFFSET if hit.lang != query.lang else 0.0)
-    return min(1.0, max(0.0, (calibrated - 0.80) * 5))
+    return min(1.0, max(0.0, (_calibrated(query, hit) - 0.80) * 5))
+
+
+def _calibrated(query: QueryProfile, hit: Hit) -> float:
+    """Cosine plus the offset that puts other-language passages on the same scale (see Weights)."""
+    return hit.similarity + (CROSS_LINGUAL_OFFSET if hit.lang != query.lang else 0.0)
 
 
 W_LEXICAL, W_PASSAGE, W_TYPE, W_SAME_LANG = 0.5, 0.35, 0.15, 0.05
@@ -311,7 +311,7 @@ def evidence_strength(query: QueryProfile, hits: list[Hit], coverages: list[floa
     """
     if not hits:
         return 0.0
-    best_similarity = max(h.similarity + (CROSS_LINGUAL_OFFSET if h.lang != query.lang else 0.0) for h in hits)
+    best_similarity = max(_calibrated(query, h) for h in hits)
     return (best_similarity - 0.80) * 5 + max(coverages) - query.unseen
 
 
