@@ -91,6 +91,25 @@ def corpus_kb(corpus_config: Config):
     return KnowledgeBase(corpus_config)
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, for the browser tests (required in CI)."""
+    require(Path(CHROMIUM).exists(), "Chromium is not installed")
+    import playwright.sync_api as playwright_api
+
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture()
 def data_config(tmp_path: Path) -> Config:
     """An empty data dir for tests that build their own small index."""

@@ -22,11 +22,6 @@ from kb.config import Config
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 VIEWPORT = {"width": 1360, "height": 940}
 TIMEOUT_MS = 60_000
@@ -72,18 +67,6 @@ def ui_app(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory):
     server, kb = start_app(config)
     yield server, kb
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from conftest import require
-
-    require(Path(CHROMIUM).exists(), "Chromium is not installed")
-    import playwright.sync_api as playwright_api
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture()

@@ -21,7 +21,6 @@ from kb.config import Config
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 
 VI_PHRASE = "mã kho lưu trữ QUILLZEPHYR"
 VI_QUESTION = "Mã kho lưu trữ QUILLZEPHYR của dự án điện mặt trời áp mái là gì?"
@@ -287,17 +286,6 @@ def test_hidden_document_controls_are_refused_on_the_server(vis_app):
 
 
 # --------------------------------------------------------------------------- UI, real browser
-@pytest.fixture(scope="module")
-def browser():
-    from conftest import require
-
-    require(Path(CHROMIUM).exists(), "Chromium is not installed")
-    import playwright.sync_api as playwright_api
-
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"], headless=True)
-        yield chromium
-        chromium.close()
 
 
 def login_page(browser, server, user: str):

@@ -18,7 +18,6 @@ so the test knows they reached the page) and must never run.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -27,11 +26,6 @@ from kb.config import Config
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 TIMEOUT_MS = 60_000
 OUTSIDE = "203.0.113.1"  # TEST-NET-3: never routed
 
@@ -107,19 +101,6 @@ def xss_app(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory):
     assert len(evil) == 2, [d.get("title") for d in kb.documents()]
     yield server, kb, evil
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from conftest import require
-
-    require(Path(CHROMIUM).exists(), "Chromium is not installed")
-    import playwright.sync_api as playwright_api
-
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def check_nothing_ran(page, dialogs: list[str], where: str) -> None:
