@@ -72,26 +72,21 @@ INTERNAL_IDS = {"vi-internal-storage-code", "ja-internal-codename"}
 PASSWORDS = {"pat": "partner-pass-1", "olga": "official-pass-1", "hana": "hanoi-partner-1"}
 
 
-@pytest.fixture(scope="module")
-def vis_config(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Config:
-    """A private index copy with the planted documents and three users."""
-    from appserver import copy_data_dir
+def plant(config: Config, folder: Path) -> None:
+    """Index the two internal documents and the group document into ``config``; add the three users."""
     from ingest.pipeline import Ingestor
     from kb.users import UserStore, users_path
 
-    base = tmp_path_factory.mktemp("visibility")
-    config = copy_data_dir(corpus_config, base / "data")
-    planted = base / "planted"
-    (planted / "vi").mkdir(parents=True)
-    (planted / "ja").mkdir(parents=True)
-    (planted / "vi" / "internal-storage.md").write_text(VI_INTERNAL, encoding="utf-8")
-    (planted / "ja" / "internal-codename.md").write_text(JA_INTERNAL, encoding="utf-8")
-    (planted / "group").mkdir()
-    (planted / "group" / "hanoi.md").write_text(GROUP_DOC, encoding="utf-8")
+    (folder / "vi").mkdir(parents=True)
+    (folder / "ja").mkdir(parents=True)
+    (folder / "vi" / "internal-storage.md").write_text(VI_INTERNAL, encoding="utf-8")
+    (folder / "ja" / "internal-codename.md").write_text(JA_INTERNAL, encoding="utf-8")
+    (folder / "group").mkdir()
+    (folder / "group" / "hanoi.md").write_text(GROUP_DOC, encoding="utf-8")
     ingestor = Ingestor(config, progress=False)
     try:
-        assert ingestor.run([planted / "vi", planted / "ja"]).failed == []  # visibility from front matter
-        assert ingestor.run([planted / "group"], visibility="group:hanoi").failed == []  # as `ingest --visibility`
+        assert ingestor.run([folder / "vi", folder / "ja"]).failed == []  # visibility from front matter
+        assert ingestor.run([folder / "group"], visibility="group:hanoi").failed == []  # as `ingest --visibility`
     finally:
         ingestor.close()
     store = UserStore(users_path(config.data_dir))
@@ -99,6 +94,16 @@ def vis_config(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory) 
     store.add("olga", PASSWORDS["olga"], "official")
     store.add("hana", PASSWORDS["hana"], "partner", ["hanoi"])
     store.close()
+
+
+@pytest.fixture(scope="module")
+def vis_config(corpus_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """A private index copy with the planted documents and three users."""
+    from appserver import copy_data_dir
+
+    base = tmp_path_factory.mktemp("visibility")
+    config = copy_data_dir(corpus_config, base / "data")
+    plant(config, base / "planted")
     return config
 
 
@@ -393,28 +398,10 @@ def test_an_upload_keeps_its_chosen_visibility_when_reindexed(vis_config, tmp_pa
 def test_visibility_is_enforced_in_both_stores(store_config: Config, tmp_path: Path):
     """The same planted documents in the embedded store and on a real Chroma server (``chroma run``):
     the where-filter and the keyword index keep internal and group text from a partner in both."""
-    from ingest.pipeline import Ingestor
     from kb.filters import Filters
     from kb.service import KnowledgeBase
-    from kb.users import UserStore, users_path
 
-    planted = tmp_path / "planted"
-    (planted / "vi").mkdir(parents=True)
-    (planted / "ja").mkdir(parents=True)
-    (planted / "vi" / "internal-storage.md").write_text(VI_INTERNAL, encoding="utf-8")
-    (planted / "ja" / "internal-codename.md").write_text(JA_INTERNAL, encoding="utf-8")
-    (planted / "hanoi.md").write_text(GROUP_DOC, encoding="utf-8")
-    ingestor = Ingestor(store_config, progress=False)
-    try:
-        assert ingestor.run([planted / "vi", planted / "ja"]).failed == []
-        assert ingestor.run([planted / "hanoi.md"], visibility="group:hanoi").failed == []
-    finally:
-        ingestor.close()
-    users = UserStore(users_path(store_config.data_dir))
-    users.add("pat", PASSWORDS["pat"], "partner")
-    users.add("olga", PASSWORDS["olga"], "official")
-    users.add("hana", PASSWORDS["hana"], "partner", ["hanoi"])
-    users.close()
+    plant(store_config, tmp_path / "planted")
     kb = KnowledgeBase(store_config)
     partner, official, hanoi = (kb.principal(name) for name in ("pat", "olga", "hana"))
     for query in (VI_QUESTION, JA_QUESTION, GROUP_PHRASE):
