@@ -12,7 +12,7 @@ import pytest
 
 from kb.filters import Filters
 from kb.keyword import KeywordIndex
-from kb.tokenize import neutral_only, tokens
+from kb.tokenize import neutral_only, search_tokens, tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +33,13 @@ def test_vietnamese_tokens_fold_diacritics_and_keep_references_whole():
     assert {"w:nghi", "w:nghị", "w:dinh", "w:nghi_dinh", "n:06/2022/nd-cp", "n:6", "w:khí", "w:khi"} <= set(terms)
     assert set(tokens("nghi dinh 06")) <= set(terms)
     assert neutral_only(tokens("Quyết định 896/QĐ-TTg năm 2022")) == ["n:896/qd-ttg", "n:896", "n:qd-ttg", "n:2022"]
+
+
+def test_a_query_with_tone_marks_does_not_also_search_the_bare_syllables():
+    assert search_tokens("khí nhà kính") == ["w:khí", "w:nhà", "w:khi_nha", "w:kính", "w:nha_kinh"]
+    assert "w:nghi_dinh" in search_tokens("Nghị định 06")  # bigrams are kept: they are always folded
+    assert search_tokens("nghi dinh 06") == tokens("nghi dinh 06")  # typed without marks: every form counts
+    assert search_tokens("太陽光発電") == tokens("太陽光発電")
 
 
 def test_numbers_read_the_same_in_both_languages():
@@ -78,6 +85,25 @@ def test_japanese_question_over_an_index_holding_only_vietnamese(corpus_kb):
     hits = corpus_kb.search("堺市とバリア・ブンタウ省の覚書はいつ署名されたか", 5, Filters(lang="vi"))
     assert {h.lang for h in hits} == {"vi"}
     assert "vi-01-cooperation" in _doc_ids(hits)
+
+
+@pytest.mark.parametrize("question", [
+    'Thuật ngữ "khu vực dẫn đầu về khử carbon" trong tiếng Nhật là gì?',
+    '"Giấy chứng nhận đăng ký đầu tư" trong tiếng Nhật gọi là gì?',
+    "「投資登録証明書」はベトナム語で何と言いますか？",
+    "「脱炭素先行地域」に対応するベトナム語の表現は何ですか？",
+])
+def test_asking_what_a_term_is_called_finds_the_glossary_first(corpus_kb, question):
+    # Passages that merely use the term outranked the glossary row before the glossary lane.
+    assert corpus_kb.search(question, 3)[0].doc_id.endswith("08-glossary")
+
+
+def test_a_passage_used_as_the_query_is_embedded_as_a_passage(corpus_kb):
+    retriever = corpus_kb.retriever
+    passage = "堺市は2009年に環境モデル都市に選ばれた。2021年にはゼロカーボンシティを宣言した。市は多くの事業を進めている。"
+    question = "堺市が環境モデル都市に選ばれたのはいつですか？"
+    assert retriever._query_vector(passage) == retriever.embeddings.embed_documents([passage])[0]
+    assert retriever._query_vector(question) == retriever.embeddings.embed_query(question)
 
 
 def test_filters_are_enforced_inside_every_lane(corpus_kb):
