@@ -168,7 +168,8 @@ def _pdf_page_text(
         budget.check(f"before OCR of page {page_no}")
         timeout = budget.remaining()
     try:
-        text = ocr.ocr_pdf_page(data, index, langs, timeout=timeout)
+        ocr_notes: list[str] = []
+        text = ocr.ocr_pdf_page(data, index, langs, timeout=timeout, notes=ocr_notes)
     except ocr.OCRTimeout:
         if budget is not None:
             budget.check(f"during OCR of page {page_no}")
@@ -179,6 +180,9 @@ def _pdf_page_text(
         warnings.append(note)
         return ""
     warnings.append(f"page {page_no}: text recognised by OCR ({langs})")
+    for note in ocr_notes:
+        log.warning("%s: page %d: %s", path, page_no, note)
+        warnings.append(f"page {page_no}: {note}")
     return rejoin_wrapped_lines(text)
 
 

@@ -48,11 +48,24 @@ class OCRTimeout(RuntimeError):
     """Tesseract did not finish within the file's time budget."""
 
 
-def ocr_pdf_page(data: bytes, page_index: int, langs: str, dpi: int = 300, timeout: float | None = None) -> str:
+LOW_CONFIDENCE = 50
+"""Tesseract word confidence (0-100) below which a word was guessed, not read. A Japanese
+name inside a Vietnamese scan comes out of the Vietnamese model as '%JÙ*—h£lh)ă' at 14,
+while the words around it score 96."""
+DOUBTFUL = 85
+"""Words next to a guessed one and scoring below this belong to the same unreadable span."""
+UNREADABLE = "[…]"
+
+
+def ocr_pdf_page(
+    data: bytes, page_index: int, langs: str, dpi: int = 300, timeout: float | None = None,
+    notes: list[str] | None = None,
+) -> str:
     """Render one page of a PDF (given as bytes) with PDFium and read it with Tesseract.
 
     ``timeout`` (seconds) bounds the whole page, every Tesseract call included;
-    :class:`OCRTimeout` when it runs out.
+    :class:`OCRTimeout` when it runs out. What OCR could not read is said in
+    ``notes`` rather than indexed as rubbish (see :func:`_read_latin_page`).
     """
     import pypdfium2
     import pytesseract
@@ -71,13 +84,87 @@ def ocr_pdf_page(data: bytes, page_index: int, langs: str, dpi: int = 300, timeo
     try:
         if "jpn" in langs and "vie" in langs:
             langs = _pick_script(image, langs, deadline)
-        text = pytesseract.image_to_string(image, lang=langs, timeout=_left(deadline))
+        if "jpn" in langs:
+            text = pytesseract.image_to_string(image, lang=langs, timeout=_left(deadline))
+        else:
+            text = _read_latin_page(image, langs, deadline, notes if notes is not None else [])
     except RuntimeError as exc:
         if "timeout" in str(exc).lower():
             raise OCRTimeout(f"OCR did not finish within {timeout:g} s") from exc
         raise
     # Tesseract puts spaces between Japanese characters; Japanese has none.
     return _CJK_GAP.sub("", normalize_text(text))
+
+
+def _read_latin_page(image, langs: str, deadline: float | None, notes: list[str]) -> str:  # image: PIL.Image
+    """Read a Vietnamese (or English) page word by word, re-reading the words it guessed.
+
+    A Vietnamese scan quotes Japanese terms in brackets; the Vietnamese model
+    turns them into symbol soup with low confidence. Each such span is read
+    again with the Japanese model when it is installed; what still cannot be
+    read becomes ``[…]``, and ``notes`` says how many spans were affected.
+    """
+    import pytesseract
+
+    words = pytesseract.image_to_data(image, lang=langs, output_type=pytesseract.Output.DICT, timeout=_left(deadline))
+    lines: dict[tuple[int, int, int], list[int]] = {}
+    for i, word in enumerate(words["text"]):
+        if word.strip():
+            lines.setdefault((words["block_num"][i], words["par_num"][i], words["line_num"][i]), []).append(i)
+    reread = unreadable = 0
+    out: list[str] = []
+    previous_paragraph = None
+    for key, indexes in lines.items():
+        texts = [words["text"][i] for i in indexes]
+        for start, end in _guessed_spans([float(words["conf"][i]) for i in indexes]):
+            box = [indexes[j] for j in range(start, end)]
+            text = _reread(image, words, box, deadline) if "jpn" in available_languages() else ""
+            reread, unreadable = (reread + 1, unreadable) if text else (reread, unreadable + 1)
+            texts[start:end] = [text or UNREADABLE] + [""] * (end - start - 1)
+        if previous_paragraph is not None and key[:2] != previous_paragraph:
+            out.append("")
+        previous_paragraph = key[:2]
+        out.append(" ".join(t for t in texts if t))
+    if reread:
+        notes.append(f"{reread} span(s) the {langs} model could not read were re-read as Japanese")
+    if unreadable:
+        notes.append(f"{unreadable} span(s) OCR could not read are marked {UNREADABLE}")
+    return "\n".join(out)
+
+
+def _guessed_spans(confidences: list[float]) -> list[tuple[int, int]]:
+    """[start, end) runs of words around a guessed word, joined while their neighbours are doubtful."""
+    spans: list[tuple[int, int]] = []
+    for i, conf in enumerate(confidences):
+        if conf >= LOW_CONFIDENCE or (spans and i < spans[-1][1]):
+            continue
+        start, end = i, i + 1
+        while start > 0 and confidences[start - 1] < DOUBTFUL:
+            start -= 1
+        while end < len(confidences) and confidences[end] < DOUBTFUL:
+            end += 1
+        if spans and start <= spans[-1][1]:
+            start = spans.pop()[0]
+        spans.append((start, end))
+    return spans
+
+
+def _reread(image, words: dict, box: list[int], deadline: float | None) -> str:
+    """The span's pixels read by the Japanese model; "" when that is no better a guess."""
+    import pytesseract
+
+    left = min(words["left"][i] for i in box)
+    top = min(words["top"][i] for i in box)
+    right = max(words["left"][i] + words["width"][i] for i in box)
+    bottom = max(words["top"][i] + words["height"][i] for i in box)
+    pad = max(4, (bottom - top) // 4)
+    crop = image.crop((max(0, left - pad), max(0, top - pad), right + pad, bottom + pad))
+    got = pytesseract.image_to_data(crop, lang="jpn", config="--psm 7", output_type=pytesseract.Output.DICT,
+                                    timeout=_left(deadline))
+    read = [(t, float(c)) for t, c in zip(got["text"], got["conf"]) if t.strip()]
+    if not read or sum(c for _, c in read) / len(read) < DOUBTFUL - 20:
+        return ""
+    return _CJK_GAP.sub("", normalize_text(" ".join(t for t, _ in read)))
 
 
 def _left(deadline: float | None) -> float:

@@ -67,7 +67,12 @@ TWIN_SIMILARITY = 0.88
 @dataclass(frozen=True)
 class Weights:
     dense: float = 1.0
-    keyword_same_lang: float = 1.0
+    keyword_same_lang: float = 1.1
+    """Keywords in the query's language weigh a little more than meaning: BM25 on these tokens
+    beats e5-small on both public sets. Measured on all of XQuAD-vi and JSQuAD (halves agreeing),
+    R@1 0.945 / 0.891 at 1.0, 0.948 / 0.894 at 1.1, 0.950 / 0.895 at 1.2; but at 1.2 the
+    project's cross-lingual questions lose (R@5 1.0 -> 0.93), because same-language keyword hits
+    bury an answer that only the other language holds. Cross-lingual is what Kakehashi is for."""
     keyword_cross_lang: float = 1.0
     glossary_lookup: float = 2.0
     """The glossary-only keyword lane, run for "what is X called in Japanese?" questions.

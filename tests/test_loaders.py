@@ -228,6 +228,16 @@ def test_slow_pdf_is_cut_off_by_the_time_budget(monkeypatch):
     assert len(load_file(Path("cham.pdf"), data, LoadOptions(max_pdf_seconds=60)).units) == 10
 
 
+def test_guessed_ocr_words_are_grouped_with_their_doubtful_neighbours():
+    from ingest.ocr import _guessed_spans
+
+    # "tại chỗ (5T %JÙ*—h£lh)ă 7 H + + 2 h); theo" as the Vietnamese model scored it
+    conf = [96, 96, 46, 14, 71, 71, 46, 44, 80, 74, 96]
+    assert _guessed_spans(conf) == [(2, 10)]
+    assert _guessed_spans([96, 40, 96, 96, 30]) == [(1, 2), (4, 5)]
+    assert _guessed_spans([96, 90, 88]) == []
+
+
 def test_ocr_is_bounded_by_the_time_budget():
     from conftest import require
     from ingest import ocr
@@ -252,8 +262,23 @@ def test_a_giant_page_is_rendered_for_ocr_within_a_pixel_cap(monkeypatch):
     pdf.rect(100, 100, 50, 50, style="F")  # no text layer: it goes to OCR
     seen: list[tuple[int, int]] = []
     monkeypatch.setattr(ocr, "available_languages", lambda: frozenset({"vie", "eng"}))
-    monkeypatch.setattr(pytesseract, "image_to_string", lambda image, **kw: seen.append(image.size) or "Chữ trên trang lớn")
+    words = "Chữ trên trang lớn".split()
+    one_line = {"text": words, "conf": [96] * 4, **{k: [1] * 4 for k in ("block_num", "par_num", "line_num")},
+                **{k: [0] * 4 for k in ("left", "top", "width", "height")}}
+    monkeypatch.setattr(pytesseract, "image_to_data", lambda image, **kw: seen.append(image.size) or one_line)
     loaded = load_file(Path("lon.pdf"), bytes(pdf.output()))
     assert loaded.units[0].page_content == "Chữ trên trang lớn"
     width, height = seen[0]
     assert width * height <= ocr.MAX_PIXELS * 1.01 and width > 1000
+
+
+def test_japanese_quoted_in_a_vietnamese_scan_is_read_not_garbled(corpus_kb):
+    """The scan quotes 堺エネルギー地産地消プロジェクト; the Vietnamese model alone made '%JÙ*—h£lh)ă' of it."""
+    from conftest import require
+    from ingest import ocr
+
+    require({"vie", "jpn"} <= ocr.available_languages(), "Tesseract with Vietnamese and Japanese data is not installed")
+    got = corpus_kb.retriever.collection.get(where={"doc_id": "vi-10-workshop-notice"}, include=["documents"])
+    text = "\n".join(got["documents"])
+    assert "堺エネルギー地産地消" in text
+    assert "£" not in text and "%J" not in text
