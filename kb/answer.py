@@ -98,7 +98,7 @@ def extractive_answer(
         return not_found(question, lang, hits)
     if _ASKS_NAME.search(question) and not any(query.answers(c.sentence) for c in candidates):
         return not_found(question, lang, hits)  # asked for a name and no evidence sentence names anyone
-    chosen = _select(candidates)
+    chosen = _select(candidates, query)
     unknown = chosen[0]
     if states_unknown(unknown.sentence):
         # The documents themselves say this is not known: refuse, and show where they say so.
@@ -132,7 +132,7 @@ _WANTS = (
     ("number", re.compile(
         r"bao nhiêu|mấy|tỷ lệ|bao lâu|mức|何件|何社|何か国|何カ国|いくら|何%|何パーセント|割合|何年間|何日|上限"
         r"|何\s?(?:MW|kW|GW|万|億|円|人|%|％|トン|倍)|どこまで|how (many|much)", re.I)),
-    ("ref", re.compile(r"nghị định nào|quyết định nào|thông tư nào|văn bản nào|số hiệu|どの(政令|決定|通達|法)|番号|which (decree|decision)", re.I)),
+    ("ref", re.compile(r"nghị định nào|quyết định nào|thông tư nào|văn bản nào|số hiệu|どの(政令|決定|決議|通達|法)|(?:政令|決定|決議|通達|法令)は(?:何|どれ)|番号|which (decree|decision|resolution)", re.I)),
     ("term", ASKS_TERM),
     ("person", re.compile(r"\bai\b|người nào|họ tên|誰|だれ|どなた|氏名|人物|\bwho\b", re.I)),
     ("org", re.compile(
@@ -189,6 +189,8 @@ class QueryProfile:
     """Rarity-weighted share of the question's terms that no indexed passage contains."""
     answer_terms: tuple[str, ...] = ()
     """For "what is X called in Japanese?": the glossary's other-language spellings of X."""
+    kinds: tuple[str, ...] = ()
+    """Everything the question asks for, in order ("when, and under which resolution?")."""
 
     @classmethod
     def build(cls, question: str, lang: str, context: AnswerContext) -> "QueryProfile":
@@ -207,16 +209,18 @@ class QueryProfile:
             terms={t: weight(t) for t in terms},
             cross_terms={t: weight(t) for t in neutral_only(terms) + translated},
             wants=next((name for name, pattern in _WANTS if pattern.search(question)), None),
+            kinds=tuple(name for name, pattern in _WANTS if pattern.search(question)),
             lang=lang,
             unseen=unseen / total if total else 0.0,
             answer_terms=tuple(answer_terms),
         )
 
-    def answers(self, text: str) -> bool:
-        """Whether ``text`` holds the kind of thing the question asks for (a date, a name...)."""
-        if self.wants == "term":
+    def answers(self, text: str, kind: str | None = None) -> bool:
+        """Whether ``text`` holds what the question asks for first (or ``kind``): a date, a name..."""
+        kind = kind or self.wants
+        if kind == "term":
             return any(term in text for term in self.answer_terms)
-        return bool(self.wants and _HAS[self.wants].search(text))
+        return bool(kind and _HAS[kind].search(text))
 
     def same_language(self, lang: str) -> bool:
         """Whether text in ``lang`` can be matched word for word (English questions match any)."""
@@ -316,15 +320,24 @@ def _heading_like(sentence: str) -> bool:
     return len(stripped) < 40 and not re.search(r"[.。!?！？:：]$|\d", stripped)
 
 
-def _select(candidates: list[_Candidate], lambda_: float = 0.7) -> list[_Candidate]:
-    """Maximal marginal relevance: relevant sentences that do not repeat each other."""
+def _select(candidates: list[_Candidate], query: QueryProfile, lambda_: float = 0.7) -> list[_Candidate]:
+    """Maximal marginal relevance: relevant sentences that do not repeat each other.
+
+    A question that asks for two things ("when, and under which resolution?")
+    gets a bonus for a sentence holding what the chosen ones still lack.
+    """
     chosen = [candidates[0]]
     floor = candidates[0].score * 0.6
     rest = candidates[1:]
     while rest and len(chosen) < MAX_SENTENCES:
+        missing = [k for k in query.kinds if not any(query.answers(c.sentence, k) for c in chosen)]
+
+        def fills(c: _Candidate) -> bool:
+            return any(query.answers(c.sentence, kind) for kind in missing)
+
         def mmr(c: _Candidate) -> float:
             redundancy = max(_jaccard(c.terms, k.terms) for k in chosen)
-            return lambda_ * c.score - (1 - lambda_) * redundancy
+            return lambda_ * c.score - (1 - lambda_) * redundancy + (W_TYPE if fills(c) else 0.0)
 
         best = max(rest, key=mmr)
         rest.remove(best)
