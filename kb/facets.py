@@ -47,7 +47,12 @@ COMPLETE = "__complete__"
 SUFFIX = ".facets"
 
 GRACE_SECONDS = 2.0
-"""A writer's pause between declaring a new value and writing chunks that carry it."""
+"""A writer's pause between declaring a new value and writing chunks that carry it.
+
+Only for a visibility some principal may not see (anything but ``public``):
+a public chunk, or one in a new language, that reaches a query which left a
+clause out shows nobody anything they may not see, and the check after the
+query re-asks the lane without the stale elision."""
 FRESH_SECONDS = 1.0
 """A reader elides only with declarations read this recently (less than the grace)."""
 
@@ -91,6 +96,11 @@ def values_of(metadatas: Iterable[Mapping[str, Any] | None]) -> dict[str, set[st
     return out
 
 
+def _restricting(ids: set[str]) -> bool:
+    """Whether a visibility some principal may not see (anything but ``public``) is among ``ids``."""
+    return any(i.startswith("visibility=") and i != _record_id("visibility", "public") for i in ids)
+
+
 def declare(collection: Any, values: Mapping[str, Iterable[str]], known: set[str] | None = None) -> None:
     """Record that ``collection`` may hold ``values``; call *before* writing the chunks.
 
@@ -104,7 +114,8 @@ def declare(collection: Any, values: Mapping[str, Iterable[str]], known: set[str
     new = set(ids) - set(side.get(ids=ids, include=[])["ids"])
     if new:
         side.upsert(ids=sorted(new), embeddings=[[1.0]] * len(new), metadatas=[{"declared": True}] * len(new))
-        time.sleep(GRACE_SECONDS)  # readers holding the old set stop using it before the chunks land
+        if _restricting(new):  # readers holding the old set stop using it before the chunks land
+            time.sleep(GRACE_SECONDS)
     if known is not None:
         known.update(ids)
 
