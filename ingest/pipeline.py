@@ -39,6 +39,7 @@ from kb.manifest import Manifest, file_hash, iter_records
 from kb.config import Config
 from kb.embeddings import get_embeddings
 from kb.keyword import KeywordIndex
+from kb import facets
 from kb.store import bump_generation, drop_collection, open_store
 from kb.text import LANGS, detect_lang
 
@@ -130,6 +131,9 @@ class Ingestor:
         self.on_progress = on_progress
         self.prefetch = PREFETCH_FILES
         self._sync_keyword_index()
+        # Searches drop a visibility or language clause that excludes nothing only while every
+        # value stored is declared (kb/facets.py); an index filled before that is scanned once here.
+        self._declared = facets.ensure_complete(self.collection)
 
     def _sync_keyword_index(self) -> None:
         """Rebuild the keyword index from the vectors if the two disagree.
@@ -421,6 +425,8 @@ class Ingestor:
         existing = set(self.collection.get(where={"path": key}, include=[])["ids"])
         wanted = {c.id for c in chunks}
         missing = [c for c in chunks if c.id not in existing]
+        metadatas = {c.id: chroma_metadata(c.metadata) for c in missing}
+        facets.declare(self.collection, facets.values_of(metadatas.values()), self._declared)  # before the write
         for start in range(0, len(missing), UPSERT_BATCH):
             batch = missing[start : start + UPSERT_BATCH]
             texts = [embedding_text(c) for c in batch]
@@ -432,7 +438,7 @@ class Ingestor:
                 ids=[c.id for c in batch],
                 embeddings=batch_vectors,
                 documents=[c.page_content for c in batch],
-                metadatas=[chroma_metadata(c.metadata) for c in batch],
+                metadatas=[metadatas[c.id] for c in batch],
             )
             summary.chunks_written += len(batch)
         stale = sorted(existing - wanted)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -34,6 +35,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 
+from kb import facets
 from kb.filters import Filters
 from kb.glossary import Glossary
 from kb.keyword import KeywordIndex
@@ -62,6 +64,16 @@ EXACT_TOP = 10
 """The dense lane's top this-many are exact across languages; deeper ranks barely move a fusion."""
 TWIN_SIMILARITY = 0.88
 """Cosine above which a passage from a document's translation is the same passage."""
+FILTERED_LANES_MAX_CHUNKS = 20000
+"""Up to this many chunks the dense lane asks each corpus language with a ``lang``-filtered query.
+
+Measured on the scale bench's collections (bench/scale.md): a ``lang`` filter
+costs Chroma 2-4 ms at 1k chunks and about 25 ms at 10k, but 140-170 ms at
+100k, while an unfiltered query of ``DEEP_POOL`` costs about 30 ms at any size."""
+DEEP_POOL = 300
+"""Depth of the one unfiltered dense query on collections above ``FILTERED_LANES_MAX_CHUNKS``."""
+SIZE_SECONDS = 30.0
+"""How long the collection's size is trusted (it only picks the strategy above, never what is allowed)."""
 
 
 @dataclass(frozen=True)
@@ -162,38 +174,83 @@ class Retriever:
     def _dense_lanes(self, query: str, depth: int, filters: Filters) -> list[tuple[float, list[Hit]]]:
         """One dense lane: the best passages of each language, merged on calibrated cosine.
 
-        One unfiltered query, three times the depth, is asked first. Every
-        other corpus language then gets its own filtered query: the
-        approximate (HNSW) unfiltered search can miss the one passage in the
-        other language that answers, which is what cross-lingual search is
-        for (seen in the suite). The query's own language gets one only when
-        passages it did not reach could still enter the lane's top
-        ``EXACT_TOP``: at 100k chunks a filtered query costs 370-650 ms
-        against 2-10 ms unfiltered (bench/scale.md).
+        A ``visibility`` or ``lang`` clause that excludes nothing in this
+        collection is left out of the Chroma queries (:meth:`Filters.elide`,
+        kb/facets.py): at 100k chunks it is what makes a query slow. Whether
+        it excluded nothing is checked again after the queries, against the
+        values declared by then; if a new one appeared, the lane is asked
+        again with every clause.
         """
         vector = self._query_vector(query)
+        facts = self._store_facts()
+        present = facts.known_present(self.collection)
+        lane = self._dense_lane(query, vector, depth, filters, present)
+        if filters.elide(present) != filters:  # something was left out: still a no-op?
+            if filters.elide(facts.read_present(self.collection)) != filters.elide(present):
+                lane = self._dense_lane(query, vector, depth, filters, None)
+        return [(self.weights.dense, lane)]
+
+    def _dense_lane(
+        self, query: str, vector: list[float], depth: int, filters: Filters, present: Any
+    ) -> list[Hit]:
+        """The lane's passages: a deep unfiltered query, plus per-language queries where it falls short.
+
+        The approximate (HNSW) unfiltered search can miss the one passage in
+        the other language that answers, which is what cross-lingual search
+        is for (seen in the suite on the 353-chunk sample corpus). Up to
+        ``FILTERED_LANES_MAX_CHUNKS`` chunks a ``lang``-filtered query is
+        cheap, so every other corpus language gets one, and the query's own
+        language one when passages it did not reach could still enter the
+        lane's top ``EXACT_TOP``. Beyond that a filtered query costs
+        130-400 ms (bench/scale.md), so one query of ``DEEP_POOL`` is asked and
+        a language gets its own query only when a passage the pool missed
+        could still enter the lane's top ``EXACT_TOP``: it scores at most the
+        pool's lowest cosine (plus the cross-lingual offset), and it cannot
+        pass ``EXACT_TOP`` passages of its own language already in the pool.
+        e5 ranks the query's language first, so the pool is almost all in it
+        and the other language usually still needs its query (16 of 24
+        questions at 100k); the query's own language no longer does.
+        """
+        scoped = filters.elide(present)
         if filters.lang and filters.lang != "any":
-            return [(self.weights.dense, self._dense(vector, depth, filters))]  # score = cosine
+            return self._dense(vector, depth, scoped)  # score = cosine
         query_lang = detect_lang(query)
         offset = self.weights.cross_lingual_offset if query_lang in CORPUS_LANGS else 0.0
 
         def calibrated(hit: Hit) -> float:
             return hit.similarity + (offset if hit.lang != query_lang else 0.0)
 
-        asked = depth * 3
-        pool = {hit.chunk_id: hit for hit in self._dense(vector, asked, filters)}
+        langs = [lang for lang in CORPUS_LANGS if present is None or lang in present.get("lang", (lang,))]
+        small = self._store_facts().size(self.collection) <= FILTERED_LANES_MAX_CHUNKS
+        asked = depth * 3 if small else max(DEEP_POOL, depth * 3)
+        pool = {hit.chunk_id: hit for hit in self._dense(vector, asked, scoped)}
         if len(pool) == asked:  # else the query returned every passage there is
             floor = min(hit.similarity for hit in pool.values())
             ranked = sorted(map(calibrated, pool.values()), reverse=True)
             bar = ranked[min(EXACT_TOP, len(ranked)) - 1]
-            for lang in CORPUS_LANGS:
-                if lang != query_lang or floor >= bar:
-                    for hit in self._dense(vector, depth, filters.with_lang(lang)):
-                        pool.setdefault(hit.chunk_id, hit)
+
+            def could_enter(lang: str) -> bool:  # a passage of ``lang`` the pool missed scores <= floor
+                many = sum(hit.lang == lang for hit in pool.values()) >= EXACT_TOP
+                return not many and floor + (offset if lang != query_lang else 0.0) >= bar
+
+            if small:  # every other language (HNSW can miss its one answer); the query's own if it could matter
+                wanted = [lang for lang in langs if lang != query_lang or floor >= bar]
+            else:
+                wanted = [lang for lang in langs if could_enter(lang)]
+            for lang in wanted:
+                for hit in self._dense(vector, depth, scoped.with_lang(lang)):
+                    pool.setdefault(hit.chunk_id, hit)
         lane = sorted(pool.values(), key=calibrated, reverse=True)[:depth]
         for hit in lane:
             hit.score = calibrated(hit)
-        return [(self.weights.dense, lane)]
+        return lane
+
+    def _store_facts(self) -> "_StoreFacts":
+        """Created on first use (one per retriever, shared by its threads)."""
+        facts = self.__dict__.get("_facts")
+        if facts is None:
+            facts = self.__dict__.setdefault("_facts", _StoreFacts())
+        return facts
 
     def _query_vector(self, query: str) -> list[float]:
         """A question is embedded as a query; a passage used as a query, as a passage.
@@ -288,6 +345,32 @@ class Retriever:
                 self._glossary = Glossary.from_collection(self.collection)
                 self._glossary_stamp = stamp
             return self._glossary
+
+
+class _StoreFacts:
+    """What the dense lane remembers about its collection: the declared facet values and the size."""
+
+    def __init__(self) -> None:
+        self.present: facets.Present | None = None
+        self._read_at = float("-inf")
+        self._size = 0
+        self._size_at = float("-inf")
+
+    def known_present(self, collection: Any) -> facets.Present | None:
+        """Declared values read less than ``facets.FRESH_SECONDS`` ago (unknown: re-read every ``SIZE_SECONDS``)."""
+        age = time.monotonic() - self._read_at
+        if age > (SIZE_SECONDS if self.present is None else facets.FRESH_SECONDS):
+            return self.read_present(collection)
+        return self.present
+
+    def read_present(self, collection: Any) -> facets.Present | None:
+        self.present, self._read_at = facets.read(collection), time.monotonic()
+        return self.present
+
+    def size(self, collection: Any) -> int:
+        if time.monotonic() - self._size_at > SIZE_SECONDS:
+            self._size, self._size_at = int(collection.count()), time.monotonic()
+        return self._size
 
 
 def is_question(query: str) -> bool:

@@ -134,8 +134,11 @@ def describe(config: Config) -> str:
 
 def drop_collection(config: Config) -> None:
     """Delete the whole collection (used by ``--reindex`` after a model change)."""
+    from kb import facets
+
     client = chroma_client(config)
     try:
         client.delete_collection(config.collection)
     except Exception:
         pass  # it did not exist
+    facets.drop(config.collection, client)
