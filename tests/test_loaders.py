@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import os
 import pytest
 
 from ingest.errors import LoadError
@@ -282,3 +283,21 @@ def test_japanese_quoted_in_a_vietnamese_scan_is_read_not_garbled(corpus_kb):
     text = "\n".join(got["documents"])
     assert "堺エネルギー地産地消" in text
     assert "£" not in text and "%J" not in text
+
+
+def test_tesseract_runs_single_threaded_unless_the_user_says_otherwise(monkeypatch):
+    """Tesseract's spinning OpenMP threads took the embedder's cores (bench/ingest.md)."""
+    import subprocess
+
+    import pytesseract.pytesseract as runner
+
+    from ingest import ocr
+
+    monkeypatch.setattr(runner, "environ", runner.environ)  # restored after the test
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    ocr._limit_tesseract_threads()
+    child = subprocess.run(["sh", "-c", 'echo "$OMP_THREAD_LIMIT $HOME"'], env=runner.environ,
+                           capture_output=True, text=True).stdout.split()
+    assert child[0] == "1" and child[1] == os.environ["HOME"]
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "4")
+    assert runner.environ["OMP_THREAD_LIMIT"] == "4"
