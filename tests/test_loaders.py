@@ -1,8 +1,8 @@
 """Every loader on a real file of its format, in Vietnamese and Japanese."""
 
+import os
 from pathlib import Path
 
-import os
 import pytest
 
 from ingest.errors import LoadError
