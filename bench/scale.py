@@ -535,7 +535,7 @@ def measure(size: int, mode: str, port: int | None) -> dict:
 
 def _unelided(retriever, query: str, filters):
     """A public-view search with the facet declarations hidden: every clause goes to Chroma (the old cost)."""
-    facts = retriever._store_facts()
+    facts = retriever._facts
     saved = (facts.present, facts._read_at)
     facts.present, facts._read_at = None, time.monotonic()  # "unknown" and freshly read: no elision
     try:
@@ -555,7 +555,7 @@ def _dense_agreement(retriever, questions: list[str]) -> float:
     from kb.filters import Filters
 
     limit = kb.retrieve.FILTERED_LANES_MAX_CHUNKS
-    facts = retriever._store_facts()
+    facts = retriever._facts
     common = 0
     for q in questions:
         vector = retriever.embeddings.embed_query(q)

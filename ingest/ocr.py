@@ -56,19 +56,20 @@ ingestion 35.8 s with Tesseract's default threads, 26.1 s with one."""
 
 
 class _TesseractEnv(Mapping):
-    """The environment Tesseract runs with: this process's, plus the thread limit."""
-
-    def _merged(self) -> dict[str, str]:
-        return {"OMP_THREAD_LIMIT": TESSERACT_THREADS, **os.environ}
+    """The environment Tesseract runs with: this process's, plus the thread limit if it has none."""
 
     def __getitem__(self, key: str) -> str:
-        return self._merged()[key]
+        if key == "OMP_THREAD_LIMIT" and key not in os.environ:
+            return TESSERACT_THREADS
+        return os.environ[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._merged())
+        yield from os.environ
+        if "OMP_THREAD_LIMIT" not in os.environ:
+            yield "OMP_THREAD_LIMIT"
 
     def __len__(self) -> int:
-        return len(self._merged())
+        return len(os.environ) + ("OMP_THREAD_LIMIT" not in os.environ)
 
 
 def _limit_tesseract_threads() -> None:
@@ -155,7 +156,10 @@ def _read_latin_page(image, langs: str, deadline: float | None, notes: list[str]
         for start, end in _guessed_spans([float(words["conf"][i]) for i in indexes]):
             box = [indexes[j] for j in range(start, end)]
             text = _reread(image, words, box, deadline) if "jpn" in available_languages() else ""
-            reread, unreadable = (reread + 1, unreadable) if text else (reread, unreadable + 1)
+            if text:
+                reread += 1
+            else:
+                unreadable += 1
             texts[start:end] = [text or UNREADABLE] + [""] * (end - start - 1)
         if previous_paragraph is not None and key[:2] != previous_paragraph:
             out.append("")

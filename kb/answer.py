@@ -183,7 +183,6 @@ class QueryProfile:
     """Same-language terms of the question, weighted by rarity."""
     cross_terms: dict[str, float]
     """Terms that can match the other language: numbers, references, glossary translations."""
-    wants: str | None
     lang: str
     unseen: float = 0.0
     """Rarity-weighted share of the question's terms that no indexed passage contains."""
@@ -191,6 +190,11 @@ class QueryProfile:
     """For "what is X called in Japanese?": the glossary's other-language spellings of X."""
     kinds: tuple[str, ...] = ()
     """Everything the question asks for, in order ("when, and under which resolution?")."""
+
+    @property
+    def wants(self) -> str | None:
+        """What the question asks for first: its sentences are preferred."""
+        return self.kinds[0] if self.kinds else None
 
     @classmethod
     def build(cls, question: str, lang: str, context: AnswerContext) -> "QueryProfile":
@@ -208,7 +212,6 @@ class QueryProfile:
         return cls(
             terms={t: weight(t) for t in terms},
             cross_terms={t: weight(t) for t in neutral_only(terms) + translated},
-            wants=next((name for name, pattern in _WANTS if pattern.search(question)), None),
             kinds=tuple(name for name, pattern in _WANTS if pattern.search(question)),
             lang=lang,
             unseen=unseen / total if total else 0.0,

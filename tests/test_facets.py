@@ -167,7 +167,7 @@ def test_a_stale_reader_re_asks_with_the_clause_when_a_value_appeared_meanwhile(
     _ingest(data_config, _write(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent)
     kb = KnowledgeBase(data_config)
     kb.search(QUESTION, 5)
-    facts = kb.retriever._store_facts()
+    facts = kb.retriever._facts
     stale = facts.present
     assert stale is not None and stale["visibility"] == frozenset({"public"})
     _ingest(data_config, _write(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
