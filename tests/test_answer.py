@@ -27,7 +27,10 @@ def test_what_a_question_asks_for(question, lang, wants):
 @pytest.mark.parametrize("question, key", [
     ("Dự án khử carbon và thành phố thông minh Sakai – Bà Rịa – Vũng Tàu năm tài khóa 2023 do công ty nào đề xuất?",
      "Nippon Koei"),
-    ("Ai là người trình bày phía Sakai tại buổi thảo luận chuyên đề ngày 25/7?", "Hayashi Tomoya"),
+    ("Buổi thảo luận chuyên đề ngày 25/7 giữa Bà Rịa – Vũng Tàu và Sakai diễn ra ở đâu và ai là người trình bày "
+     "phía Sakai?", "Hayashi Tomoya"),
+    ("2024年12月にブンタウで科学技術省が東南部地域向けに始動したプログラムは何か。出席した科学技術大臣は誰か。",
+     "Huỳnh Thành Đạt"),  # asked in Japanese, answered from Vietnamese
     ("専門討論会「2050年のカーボンニュートラルに向けて」はどこで開かれましたか？", "ブンタウ市"),
     ('Thuật ngữ "khu vực dẫn đầu về khử carbon" trong tiếng Nhật là gì?', "脱炭素先行地域"),
 ])
