@@ -103,7 +103,7 @@ def extractive_answer(
     if states_unknown(unknown.sentence):
         # The documents themselves say this is not known: refuse, and show where they say so.
         citation = citation_for(unknown.hit, 1)
-        citation.used.append(unknown.sentence)
+        citation.used.extend(unknown.sources)
         text = message("not_found", lang) + "\n" + message("documents_say", lang) + f" {unknown.sentence} [1]"
         return Answer(question, lang, text, False, "extractive", [citation])
     numbering: dict[str, int] = {}
@@ -114,7 +114,7 @@ def extractive_answer(
         if hit.chunk_id not in numbering:
             numbering[hit.chunk_id] = len(numbering) + 1
             citations.append(citation_for(hit, numbering[hit.chunk_id]))
-        citations[numbering[hit.chunk_id] - 1].used.append(candidate.sentence)
+        citations[numbering[hit.chunk_id] - 1].used.extend(candidate.sources or (candidate.sentence,))
         parts.append(f"{candidate.sentence} [{numbering[hit.chunk_id]}]")
     evidence_langs = {c.hit.lang for c in chosen}
     prefix, gloss = "", ""
@@ -158,6 +158,7 @@ _HAS = {
         r"\b(?:tại|ở) (?:thành phố|tỉnh|TP\.?|[A-ZĐ])|会場|[一-龥ァ-ヴ]+(?:市|県|省|区|町)(?:で|に|において|であ)"
         r"|\b(?:in|at) [A-Z]"),
 }
+_REFERENCE = re.compile(r"\d+/\d{4}/[A-Za-zĐđ]+(?:-[A-Za-zĐđ0-9]+)*")
 _ASKS_NAME = re.compile(
     r"氏名|名前|社名|企業名|会社名|họ tên|tên (?:công ty|doanh nghiệp|người)|công ty nào|doanh nghiệp nào"
     r"|\bname of\b|which company", re.I)
@@ -190,6 +191,8 @@ class QueryProfile:
     """For "what is X called in Japanese?": the glossary's other-language spellings of X."""
     kinds: tuple[str, ...] = ()
     """Everything the question asks for, in order ("when, and under which resolution?")."""
+    years: frozenset[int] = frozenset()
+    """The years the question names: sentences about other years are less likely its answer."""
 
     @property
     def wants(self) -> str | None:
@@ -216,6 +219,7 @@ class QueryProfile:
             lang=lang,
             unseen=unseen / total if total else 0.0,
             answer_terms=tuple(answer_terms),
+            years=years_in(question),
         )
 
     def answers(self, text: str, kind: str | None = None) -> bool:
@@ -223,6 +227,8 @@ class QueryProfile:
         kind = kind or self.wants
         if kind == "term":
             return any(term in text for term in self.answer_terms)
+        if kind == "date":
+            text = _REFERENCE.sub(" ", text)  # the year in "202/2025/QH15" dates nothing
         return bool(kind and _HAS[kind].search(text))
 
     def same_language(self, lang: str) -> bool:
@@ -251,8 +257,59 @@ class QueryProfile:
 class _Candidate:
     hit: Hit
     sentence: str
+    """What the answer quotes: a sentence, a list with its lead-in, or a table row with its header."""
     terms: set[str]
     score: float
+    sources: tuple[str, ...] = ()
+    """The passage's own sentences it is made of (what the citation highlights)."""
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[•・●◦▪*\-–]|\(?\d{1,2}[.)）]|[①-⑳])\s*")
+MAX_LIST_ITEMS = 8
+_CELL = re.compile(r"\s*\|\s*")
+
+
+def answer_units(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """A passage's sentences as the units an answer can quote, each with the sentences it is made of.
+
+    Two kinds of sentence mean nothing on their own. A lead-in ending in a
+    colon ("Chiến lược mô tả bốn hình ảnh đô thị, gọi tắt là 4C:") says
+    only that a list follows, so it is quoted with its items. A table row
+    ("2024 | 24 | 18") says nothing without its header ("Năm tài khóa | Số hồ
+    sơ | Số dự án được chọn"), so it is quoted cell by cell with the
+    header's labels, and its words count for matching the question. The
+    items and rows stay units of their own too, for questions about one.
+    """
+    sentences = split_sentences(text)
+    units: list[tuple[str, tuple[str, ...]]] = []
+    header: list[str] | None = None
+    for i, sentence in enumerate(sentences):
+        cells = _CELL.split(sentence.strip("| ")) if "|" in sentence else []
+        if len(cells) >= 2:
+            if header is None or len(cells) != len(header):
+                # A table's first row labels the rest if it is labels (no figures) and the table
+                # starts in this passage: one that starts with a row may have been cut mid-table.
+                starts_here = i > 0 and "|" not in sentences[i - 1]
+                header = cells if starts_here and not any(c.isdigit() for c in sentence) else None
+                if header is not None:
+                    continue
+                units.append((sentence, (sentence,)))
+                continue
+            labelled = "; ".join(f"{label}: {cell}" for label, cell in zip(header, cells) if cell)
+            units.append((labelled, (sentence,)))
+            continue
+        header = None
+        if sentence.rstrip().endswith((":", "：")):
+            items = []
+            for following in sentences[i + 1 : i + 1 + MAX_LIST_ITEMS]:
+                if not _LIST_ITEM.match(following):
+                    break
+                items.append(following)
+            if items:
+                units.append(("\n".join([sentence, *items]), (sentence, *items)))
+                continue
+        units.append((sentence, (sentence,)))
+    return units
 
 
 def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) -> list[_Candidate]:
@@ -280,14 +337,16 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
     passages.sort(key=lambda p: -p[0])
     out: list[_Candidate] = []
     for passage_score, rank, hit, same in passages[:EVIDENCE_PASSAGES]:
-        for sentence in split_sentences(hit.text):
+        for sentence, sources in answer_units(hit.text):
             if _heading_like(sentence) or _BOILERPLATE.search(sentence) or sentence in (hit.title, hit.section):
                 continue
             terms = set(tokens(sentence))
             lexical = query.coverage(terms, same)
             answers_type = query.answers(sentence)
             score = W_LEXICAL * lexical + W_PASSAGE * passage_score + (W_TYPE if answers_type else 0.0)
-            out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0)))
+            if query.years and (found := years_in(sentence)) and not found & query.years:
+                score -= W_OTHER_YEAR  # about another year than the one asked for
+            out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0), sources))
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -308,6 +367,26 @@ def _calibrated(query: QueryProfile, hit: Hit) -> float:
 
 
 W_LEXICAL, W_PASSAGE, W_TYPE, W_SAME_LANG = 0.5, 0.35, 0.15, 0.05
+W_OTHER_YEAR = 0.15
+"""A sentence that names years, none of them the question's, is about another round, plan or period
+(a question on the 2024 call against "the 2023 call: 24 applications, 21 selected")."""
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*[-–~～〜]\s*((?:19|20)\d{2}))?(?!\d)")
+
+
+_ERA_YEAR = re.compile(r"(令和|平成)(\d{1,2}|元)年")
+_ERA_START = {"令和": 2018, "平成": 1988}
+"""Japanese official documents count fiscal years by era: 令和5年度 is FY2023."""
+
+
+def years_in(text: str) -> frozenset[int]:
+    """The years a text names; a range such as 2021–2030 names every year in it."""
+    found: set[int] = {
+        _ERA_START[era] + (1 if n == "元" else int(n)) for era, n in _ERA_YEAR.findall(text)
+    }
+    for start, end in _YEAR.findall(text):
+        first, last = int(start), int(end or start)
+        found.update(range(first, last + 1) if 0 <= last - first <= 100 else (first, last))
+    return frozenset(found)
 
 
 _BOILERPLATE = re.compile(
@@ -320,7 +399,12 @@ def _heading_like(sentence: str) -> bool:
     stripped = sentence.strip("•-–* ")
     if len(stripped) < 12:
         return True
+    if _NUMBERED_HEADING.match(stripped) and len(stripped) < 60 and not stripped.endswith(("。", ".", ":", "：")):
+        return True  # "3.2 令和5年度公募の概要", "4. Số liệu các đợt tuyển chọn"
     return len(stripped) < 40 and not re.search(r"[.。!?！？:：]$|\d", stripped)
+
+
+_NUMBERED_HEADING = re.compile(r"(?:\d{1,2}\.)+\d{0,2}\s|[IVX]{1,4}\.\s|第\d+[章節条]")
 
 
 def _select(candidates: list[_Candidate], query: QueryProfile, lambda_: float = 0.7) -> list[_Candidate]:
@@ -344,8 +428,8 @@ def _select(candidates: list[_Candidate], query: QueryProfile, lambda_: float = 
 
         best = max(rest, key=mmr)
         rest.remove(best)
-        if best.score < floor or best.sentence in (c.sentence for c in chosen):
-            continue
+        if best.score < floor or set(best.sources) & {s for c in chosen for s in c.sources}:
+            continue  # already quoted, alone or as part of a list
         if max(_jaccard(best.terms, k.terms) for k in chosen) > 0.8:
             continue  # the twin of a chosen sentence, or a near copy
         chosen.append(best)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.answer import AnswerContext, QueryProfile
+from kb.answer import AnswerContext, QueryProfile, answer_units, years_in
 from kb.messages import message
 
 
@@ -46,3 +46,51 @@ def test_the_answer_leads_with_what_was_asked_for(corpus_kb, question, key):
 def test_names_the_documents_do_not_give_are_refused(corpus_kb, question, lang):
     answer = corpus_kb.ask(question)
     assert answer.found is False and answer.answer.startswith(message("not_found", lang))
+
+
+def test_a_list_is_quoted_with_its_lead_in():
+    units = answer_units("Chiến lược mô tả bốn hình ảnh đô thị:\n• Thành phố khử carbon;\n• Thành phố tuần hoàn;\nHết.")
+    texts = [text for text, _ in units]
+    assert texts[0] == "Chiến lược mô tả bốn hình ảnh đô thị:\n• Thành phố khử carbon;\n• Thành phố tuần hoàn;"
+    assert units[0][1] == ("Chiến lược mô tả bốn hình ảnh đô thị:", "• Thành phố khử carbon;", "• Thành phố tuần hoàn;")
+    assert "• Thành phố tuần hoàn;" in texts  # the items stay units of their own
+    assert answer_units("Kết luận:\nKhông có danh sách.")[0][0] == "Kết luận:"  # a colon with no items after it
+
+
+def test_a_table_row_is_quoted_with_its_header():
+    passage = "4. Số liệu\nNăm tài khóa | Số hồ sơ | Số dự án được chọn\n2024 | 24 | 18"
+    units = answer_units(passage)
+    assert ("Năm tài khóa: 2024; Số hồ sơ: 24; Số dự án được chọn: 18", ("2024 | 24 | 18",)) in units
+    assert all("Năm tài khóa | Số hồ sơ" not in text for text, _ in units)  # the header alone answers nothing
+    # A passage cut inside a table: its first row may be data, so no row is labelled by it.
+    cut = answer_units("Tổng thầu EPC | Samsung C&T\nKhánh thành | 29/10/2023")
+    assert [text for text, _ in cut] == ["Tổng thầu EPC | Samsung C&T", "Khánh thành | 29/10/2023"]
+
+
+def test_years_named_by_era_and_range():
+    assert years_in("令和5年度(2023年度)の公募") == {2023}
+    assert years_in("令和元年") == {2019} and years_in("平成25年度") == {2013}
+    assert years_in("giai đoạn 2021–2025") == {2021, 2022, 2023, 2024, 2025}
+    assert years_in("Nghị định số 12345") == set()
+
+
+def test_a_year_inside_a_legal_reference_is_not_a_date():
+    profile = QueryProfile.build("いつ統合されましたか？", "ja", AnswerContext())
+    assert not profile.answers("「国会決議202/2025/QH15」により統合された。")
+    assert profile.answers("施行日は2025年7月1日である。")
+
+
+@pytest.mark.parametrize("question, keys", [
+    # The figures are in a table row; its header says which is which.
+    ("Năm tài khóa 2024, chương trình hợp tác liên đô thị có bao nhiêu hồ sơ đăng ký và bao nhiêu dự án được chọn?",
+     ("Số hồ sơ: 24", "Số dự án được chọn: 18")),
+    ("令和6年度の都市間連携事業の応募件数と採択件数は？", ("応募件数: 24件", "採択件数: 18件")),
+    # The answer is a list after a lead-in that ends with a colon.
+    ("Chiến lược môi trường của Sakai mô tả những hình ảnh đô thị nào?", ("Carbon Neutral", "Circular", "Comfortable")),
+])
+def test_tables_and_lists_answer_as_a_whole(corpus_kb, question, keys):
+    answer = corpus_kb.ask(question)
+    first = answer.answer.split(" [1]")[0]
+    assert answer.found and all(key in first for key in keys), answer.answer
+    for citation in answer.citations:  # what is highlighted is the passage's own text
+        assert all(sentence in citation.text for sentence in citation.used)
