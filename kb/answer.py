@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from kb.glossary import Glossary
 from kb.messages import answer_lang, message
@@ -128,7 +128,7 @@ def extractive_answer(
 # ---------------------------------------------------------------------------- scoring
 
 _WANTS = (
-    ("date", re.compile(r"khi nào|ngày nào|năm nào|tháng nào|bao giờ|thời điểm|いつ|何年|何月|何日|when", re.I)),
+    ("date", re.compile(r"khi nào|ngày nào|năm (?:tài khóa )?nào|tháng nào|bao giờ|thời điểm|いつ|何年|何月|何日|when", re.I)),
     ("number", re.compile(
         r"bao nhiêu|mấy|tỷ lệ|bao lâu|mức|何件|何社|何か国|何カ国|いくら|何%|何パーセント|割合|何年間|何日|上限"
         r"|何\s?(?:MW|kW|GW|万|億|円|人|%|％|トン|倍)|どこまで|how (many|much)", re.I)),
@@ -269,7 +269,16 @@ MAX_LIST_ITEMS = 8
 _CELL = re.compile(r"\s*\|\s*")
 
 
-def answer_units(text: str) -> list[tuple[str, tuple[str, ...]]]:
+class Unit(NamedTuple):
+    text: str
+    """What the answer quotes."""
+    sources: tuple[str, ...]
+    """The passage's sentences it is made of."""
+    heading: str = ""
+    """The nearest heading above it in the passage: what it is about when it does not say."""
+
+
+def answer_units(text: str) -> list[Unit]:
     """A passage's sentences as the units an answer can quote, each with the sentences it is made of.
 
     Two kinds of sentence mean nothing on their own. A lead-in ending in a
@@ -281,8 +290,9 @@ def answer_units(text: str) -> list[tuple[str, tuple[str, ...]]]:
     items and rows stay units of their own too, for questions about one.
     """
     sentences = split_sentences(text)
-    units: list[tuple[str, tuple[str, ...]]] = []
+    units: list[Unit] = []
     header: list[str] | None = None
+    heading = ""
     for i, sentence in enumerate(sentences):
         cells = _CELL.split(sentence.strip("| ")) if "|" in sentence else []
         if len(cells) >= 2:
@@ -293,10 +303,10 @@ def answer_units(text: str) -> list[tuple[str, tuple[str, ...]]]:
                 header = cells if starts_here and not any(c.isdigit() for c in sentence) else None
                 if header is not None:
                     continue
-                units.append((sentence, (sentence,)))
+                units.append(Unit(sentence, (sentence,), heading))
                 continue
             labelled = "; ".join(f"{label}: {cell}" for label, cell in zip(header, cells) if cell)
-            units.append((labelled, (sentence,)))
+            units.append(Unit(labelled, (sentence,), heading))
             continue
         header = None
         if sentence.rstrip().endswith((":", "：")):
@@ -306,9 +316,11 @@ def answer_units(text: str) -> list[tuple[str, tuple[str, ...]]]:
                     break
                 items.append(following)
             if items:
-                units.append(("\n".join([sentence, *items]), (sentence, *items)))
+                units.append(Unit("\n".join([sentence, *items]), (sentence, *items), heading))
                 continue
-        units.append((sentence, (sentence,)))
+        if _heading_like(sentence):
+            heading = sentence
+        units.append(Unit(sentence, (sentence,), heading))
     return units
 
 
@@ -337,14 +349,22 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
     passages.sort(key=lambda p: -p[0])
     out: list[_Candidate] = []
     for passage_score, rank, hit, same in passages[:EVIDENCE_PASSAGES]:
-        for sentence, sources in answer_units(hit.text):
+        for sentence, sources, heading in answer_units(hit.text):
             if _heading_like(sentence) or _BOILERPLATE.search(sentence) or sentence in (hit.title, hit.section):
                 continue
+            heading = heading or hit.section or ""
+            if heading == hit.title:
+                heading = ""  # a document's title is about all of it, and says nothing of one sentence
             terms = set(tokens(sentence))
-            lexical = query.coverage(terms, same)
+            # Under "4. 令和6年度第1次公募の条件", "募集期間:2024年2月2日から2月22日まで" is about
+            # the FY2024 call without saying so: the heading's words count, at half weight.
+            in_context = terms | set(tokens(heading)) if heading else terms
+            lexical = (query.coverage(terms, same) + query.coverage(in_context, same)) / 2
+            if not same and best_cover.get(False) and best_cover.get(True):
+                lexical = min(1.0, lexical * best_cover[True] / best_cover[False])
             answers_type = query.answers(sentence)
             score = W_LEXICAL * lexical + W_PASSAGE * passage_score + (W_TYPE if answers_type else 0.0)
-            if query.years and (found := years_in(sentence)) and not found & query.years:
+            if query.years and (found := years_in(sentence) or years_in(heading)) and not found & query.years:
                 score -= W_OTHER_YEAR  # about another year than the one asked for
             out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0), sources))
     out.sort(key=lambda c: -c.score)

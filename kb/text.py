@@ -147,6 +147,9 @@ _LATIN_SENTENCE_END = re.compile(
 _ABBREVIATIONS = {"tp.", "mr.", "mrs.", "ms.", "dr.", "no.", "co.", "ltd.", "inc.", "st.", "ts.", "ths.", "pgs.", "gs.", "e.g.", "i.e.", "vs."}
 
 
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,2}\.)+\d{0,2}$")
+
+
 def split_sentences(text: str) -> list[str]:
     """Split into sentences: at 。！？ for Japanese, at . ! ? + capital otherwise.
 
@@ -164,8 +167,8 @@ def split_sentences(text: str) -> list[str]:
         ]
         merged: list[str] = []
         for piece in pieces:
-            if merged and merged[-1].split()[-1].lower() in _ABBREVIATIONS:
-                merged[-1] += " " + piece  # "Tp. Hồ Chí Minh" is one sentence
+            if merged and (merged[-1].split()[-1].lower() in _ABBREVIATIONS or _SECTION_NUMBER.match(merged[-1])):
+                merged[-1] += " " + piece  # "Tp. Hồ Chí Minh", "4. Số liệu" are one sentence
             else:
                 merged.append(piece)
         sentences.extend(merged)

@@ -50,21 +50,23 @@ def test_names_the_documents_do_not_give_are_refused(corpus_kb, question, lang):
 
 def test_a_list_is_quoted_with_its_lead_in():
     units = answer_units("Chiến lược mô tả bốn hình ảnh đô thị:\n• Thành phố khử carbon;\n• Thành phố tuần hoàn;\nHết.")
-    texts = [text for text, _ in units]
+    texts = [unit.text for unit in units]
     assert texts[0] == "Chiến lược mô tả bốn hình ảnh đô thị:\n• Thành phố khử carbon;\n• Thành phố tuần hoàn;"
-    assert units[0][1] == ("Chiến lược mô tả bốn hình ảnh đô thị:", "• Thành phố khử carbon;", "• Thành phố tuần hoàn;")
+    assert units[0].sources == ("Chiến lược mô tả bốn hình ảnh đô thị:", "• Thành phố khử carbon;", "• Thành phố tuần hoàn;")
     assert "• Thành phố tuần hoàn;" in texts  # the items stay units of their own
-    assert answer_units("Kết luận:\nKhông có danh sách.")[0][0] == "Kết luận:"  # a colon with no items after it
+    assert answer_units("Kết luận:\nKhông có danh sách.")[0].text == "Kết luận:"  # a colon with no items after it
 
 
 def test_a_table_row_is_quoted_with_its_header():
     passage = "4. Số liệu\nNăm tài khóa | Số hồ sơ | Số dự án được chọn\n2024 | 24 | 18"
     units = answer_units(passage)
-    assert ("Năm tài khóa: 2024; Số hồ sơ: 24; Số dự án được chọn: 18", ("2024 | 24 | 18",)) in units
-    assert all("Năm tài khóa | Số hồ sơ" not in text for text, _ in units)  # the header alone answers nothing
+    assert ("Năm tài khóa: 2024; Số hồ sơ: 24; Số dự án được chọn: 18", ("2024 | 24 | 18",)) in [
+        (unit.text, unit.sources) for unit in units]
+    assert units[-1].heading == "4. Số liệu"  # what the table is about
+    assert all("Năm tài khóa | Số hồ sơ" not in unit.text for unit in units)  # the header alone answers nothing
     # A passage cut inside a table: its first row may be data, so no row is labelled by it.
     cut = answer_units("Tổng thầu EPC | Samsung C&T\nKhánh thành | 29/10/2023")
-    assert [text for text, _ in cut] == ["Tổng thầu EPC | Samsung C&T", "Khánh thành | 29/10/2023"]
+    assert [unit.text for unit in cut] == ["Tổng thầu EPC | Samsung C&T", "Khánh thành | 29/10/2023"]
 
 
 def test_years_named_by_era_and_range():

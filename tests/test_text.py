@@ -39,5 +39,10 @@ def test_latin_sentences_keep_legal_references_and_decimals():
     ]
 
 
+def test_a_numbered_heading_stays_one_sentence():
+    assert split_sentences("4. Số liệu các đợt tuyển chọn\n3.2 Tiêu đề. Câu khác.") == [
+        "4. Số liệu các đợt tuyển chọn", "3.2 Tiêu đề.", "Câu khác."]
+
+
 def test_strip_diacritics_folds_d_with_stroke():
     assert strip_diacritics("Nghị định 06/2022/NĐ-CP") == "Nghi dinh 06/2022/ND-CP"
