@@ -96,3 +96,14 @@ def test_tables_and_lists_answer_as_a_whole(corpus_kb, question, keys):
     assert answer.found and all(key in first for key in keys), answer.answer
     for citation in answer.citations:  # what is highlighted is the passage's own text
         assert all(sentence in citation.text for sentence in citation.used)
+
+
+def test_evidence_only_in_the_other_language_is_preferred_to_same_language_text_on_the_topic(corpus_kb):
+    # Only the Japanese JCM subsidy guide gives the share of the investment; Vietnamese documents
+    # mention the programme and say its details are out of their scope. Word overlap favours them,
+    # meaning favours the guide.
+    answer = corpus_kb.ask("Chương trình hỗ trợ thiết bị của dự án mô hình JCM chi trả tối đa bao nhiêu phần "
+                           "chi phí đầu tư ban đầu?")
+    assert answer.found and answer.lang == "vi"
+    assert answer.answer.startswith(message("other_lang_ja", "vi"))
+    assert {c.doc_id for c in answer.citations} == {"ja-12-jcm-subsidy-guide"}
