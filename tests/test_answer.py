@@ -107,3 +107,15 @@ def test_evidence_only_in_the_other_language_is_preferred_to_same_language_text_
     assert answer.found and answer.lang == "vi"
     assert answer.answer.startswith(message("other_lang_ja", "vi"))
     assert {c.doc_id for c in answer.citations} == {"ja-12-jcm-subsidy-guide"}
+
+
+def test_the_documents_saying_a_detail_is_unknown_is_a_refusal(corpus_kb):
+    # vi-01 says the sources do not name the signatories; passages naming other people at other
+    # events rank above that sentence, so it is looked for in all the evidence.
+    answer = corpus_kb.ask("Những ai đã trực tiếp ký bản ghi nhớ giữa Sakai và Bà Rịa – Vũng Tàu tại COP28?")
+    assert answer.found is False
+    assert message("documents_say", "vi") in answer.answer and "không nêu họ tên" in answer.answer
+    assert [c.doc_id for c in answer.citations] == ["vi-01-cooperation"]
+    # The date of the same signing is known, and "the year is not given" notes elsewhere do not refuse it.
+    dated = corpus_kb.ask("Bản ghi nhớ giữa Sakai và Bà Rịa – Vũng Tàu được ký ngày nào?")
+    assert dated.found and "6/12/2023" in dated.answer
