@@ -140,6 +140,9 @@ _WANTS = (
         r"công ty nào|doanh nghiệp nào|tổ chức nào|cơ quan nào|đơn vị nào|社名|企業名|会社名"
         r"|どの(?:企業|会社|機関|団体)|(?:会社|企業|機関|団体)は(?:どこ|何)|which (?:company|organi[sz]ation)", re.I)),
     ("place", re.compile(r"ở đâu|tại đâu|nơi nào|địa điểm nào|どこで|どこに|場所|\bwhere\b", re.I)),
+    ("list", re.compile(
+        r"gồm những|bao gồm những|gồm các\b.*\bnào|những (?:gì|lĩnh vực nào|hướng nào|nội dung nào|chữ)"
+        r"|何の頭文字|どのような(?:もの|項目|分野|柱)|何が含まれ|を(?:すべて|全て)?挙げ|列挙|\bwhat are the\b", re.I)),
 )
 """What a question asks for, by its question words; the first match wins."""
 _HAS = {
@@ -155,6 +158,7 @@ _HAS = {
     "org": re.compile(
         r"\b(?:[Cc]ông ty|[Tt]ập đoàn|Trung tâm|Hiệp hội|Quỹ)\s+[A-Z]|センター|機構|協会|財団|株式会社|[(（]株[)）]|[ァ-ヴー]{2,}(?:社|グループ)"
         r"|\bCo\.,? ?Ltd|\bCorporation\b|\bInc\."),
+    "list": re.compile(r"\n|(?:[^,、，;；]+[,、，;；]){3,}"),  # a quoted list, or a sentence enumerating 3+ items
     "place": re.compile(
         r"\b(?:tại|ở) (?:thành phố|tỉnh|TP\.?|[A-ZĐ])|会場|[一-龥ァ-ヴ]+(?:市|県|省|区|町)(?:で|に|において|であ)"
         r"|\b(?:in|at) [A-Z]"),

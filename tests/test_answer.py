@@ -19,6 +19,8 @@ from kb.messages import message
     ("「投資登録証明書」はベトナム語で何と言いますか？", "ja", "term"),
     ("Sakai ký bản ghi nhớ vào ngày nào?", "vi", "date"),
     ("Hai thành phố hợp tác về lĩnh vực gì?", "vi", None),  # "hai" (two) is not "ai" (who)
+    ("「4C」とは何の頭文字ですか？", "ja", "list"),
+    ("Mô hình 4C gồm những chữ C nào?", "vi", "list"),
 ])
 def test_what_a_question_asks_for(question, lang, wants):
     assert QueryProfile.build(question, lang, AnswerContext()).wants == wants
@@ -88,6 +90,7 @@ def test_a_year_inside_a_legal_reference_is_not_a_date():
      ("Số hồ sơ: 24", "Số dự án được chọn: 18")),
     ("令和6年度の都市間連携事業の応募件数と採択件数は？", ("応募件数: 24件", "採択件数: 18件")),
     # The answer is a list after a lead-in that ends with a colon.
+    ("堺市が掲げる「4C」とは何の頭文字ですか？", ("Carbon neutral", "Circular", "Comfortable", "Cooperation")),
     ("Chiến lược môi trường của Sakai mô tả những hình ảnh đô thị nào?", ("Carbon Neutral", "Circular", "Comfortable")),
 ])
 def test_tables_and_lists_answer_as_a_whole(corpus_kb, question, keys):
