@@ -152,7 +152,7 @@ _HAS = {
     # A title or honorific next to a name: "ông Phạm Quốc Đăng", "Bộ trưởng Huỳnh Thành Đạt",
     # "Hayashi Tomoya氏". Lower-case "bà" only: "Bà Rịa" is a place.
     "person": re.compile(
-        r"(?:\bông|\bbà|\bÔng|Bộ trưởng|Thứ trưởng|Thủ tướng|Chủ tịch|Giám đốc|Đại sứ|Thị trưởng)\s+[A-ZĐ]"
+        r"(?:\bông|\bbà|\bÔng|Bộ trưởng|Thứ trưởng|Thủ tướng|Chủ tịch|Giám đốc|Đại sứ|Thị trưởng)\s+[A-ZĐ一-龥]"
         r"|[^\s、。・「」()（）]{2,}氏|(?:大臣|市長|知事|首相|局長|係長|課長|講演者)[:：]?\s?[A-Z一-龥ァ-ヴ]"
         r"|\b(?:Mr|Ms|Mrs|Dr)\.? [A-Z]"),
     "org": re.compile(
@@ -351,11 +351,19 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
         passages.append((score, rank, hit, same))
     passages.sort(key=lambda p: -p[0])
     out: list[_Candidate] = []
-    for passage_score, rank, hit, same in passages[:EVIDENCE_PASSAGES]:
+    used = 0
+    for passage_score, rank, hit, same in passages:
+        if used == EVIDENCE_PASSAGES:
+            break
+        before = len(out)
         for sentence, sources, heading in answer_units(hit.text):
             if _heading_like(sentence) or _BOILERPLATE.search(sentence) or sentence in (hit.title, hit.section):
                 continue
+            if _SOURCE_LINE.match(sentence):
+                continue  # "• city.sakai.lg.jp, trang …": where a fact comes from, not the fact
             heading = heading or hit.section or ""
+            if _SOURCES.match(heading.strip("#• ")):
+                continue  # a list of sources says where facts come from, not what they are
             if heading == hit.title:
                 heading = ""  # a document's title is about all of it, and says nothing of one sentence
             terms = set(tokens(sentence))
@@ -370,6 +378,7 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
             if query.years and (found := years_in(sentence) or years_in(heading)) and not found & query.years:
                 score -= W_OTHER_YEAR  # about another year than the one asked for
             out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0), sources))
+        used += len(out) > before  # a passage of headings or sources alone does not take a place
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -417,6 +426,8 @@ def years_in(text: str) -> frozenset[int]:
     return frozenset(found)
 
 
+_SOURCES = re.compile(r"(?:Nguồn|Nguồn tham khảo|Tài liệu tham khảo|出典|参考文献|参考資料|Sources?|References)\s*[:：]?$", re.I)
+_SOURCE_LINE = re.compile(r"[•\-–*\s]*(?:https?://)?(?:[\w-]+\.)+(?:vn|jp|com|org|net|gov|int|info|io)\b", re.I)
 _BOILERPLATE = re.compile(
     r"^(Thông tin cập nhật đến|Tài liệu này (giới thiệu|tổng hợp|trình bày)|本資料は|本ガイドは|この資料は)"
 )
@@ -429,6 +440,7 @@ def _heading_like(sentence: str) -> bool:
         return True
     if _NUMBERED_HEADING.match(stripped) and len(stripped) < 60 and not stripped.endswith(("。", ".", ":", "：")):
         return True  # "3.2 令和5年度公募の概要", "4. Số liệu các đợt tuyển chọn"
+    stripped = re.sub(r"\s*[(（](?:19|20)\d{2}[)）]$", "", stripped)  # "Chiến lược Môi trường Sakai (2021)"
     return len(stripped) < 40 and not re.search(r"[.。!?！？:：]$|\d", stripped)
 
 

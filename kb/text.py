@@ -147,18 +147,35 @@ _LATIN_SENTENCE_END = re.compile(
 _ABBREVIATIONS = {"tp.", "mr.", "mrs.", "ms.", "dr.", "no.", "co.", "ltd.", "inc.", "st.", "ts.", "ths.", "pgs.", "gs.", "e.g.", "i.e.", "vs."}
 
 
+def _unwrap(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if out and _WRAPPED.search(out[-1]) and "|" not in out[-1] and _CONTINUES.match(line):
+            out[-1] = out[-1].rstrip() + " " + line.lstrip()
+        else:
+            out.append(line)
+    return out
+
+
+_WRAPPED = re.compile(r"[^\s.!?。！？:：;；|]\s*$")
+"""A line that stops mid-sentence (no closing punctuation, not a table row)."""
+_CONTINUES = re.compile(r"\s*[a-zà-ỹđ]")
+"""A line that carries on a sentence: it starts with a lower-case Latin letter (Vietnamese included)."""
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}\.)+\d{0,2}$")
 
 
 def split_sentences(text: str) -> list[str]:
     """Split into sentences: at 。！？ for Japanese, at . ! ? + capital otherwise.
 
-    Lines (bullets, table rows, headings) are always boundaries. Legal
-    references such as "06/2022/NĐ-CP" and decimals like "15.8%" survive
-    because a Latin boundary needs whitespace and a capital or digit after it.
+    Lines (bullets, table rows, headings) are boundaries, except where a PDF
+    wrapped a sentence: a line that does not end a sentence, followed by one
+    that starts in lower case ("Thị trưởng 永藤英機 (Nagafuji Hideki)" /
+    "đã giới thiệu chiến lược này."), is one sentence. Legal references such
+    as "06/2022/NĐ-CP" and decimals like "15.8%" survive because a Latin
+    boundary needs whitespace and a capital or digit after it.
     """
     sentences: list[str] = []
-    for line in text.split("\n"):
+    for line in _unwrap(text.split("\n")):
         pieces = [
             sentence.strip()
             for part in _JA_SENTENCE_END.split(line)

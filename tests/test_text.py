@@ -46,3 +46,9 @@ def test_a_numbered_heading_stays_one_sentence():
 
 def test_strip_diacritics_folds_d_with_stroke():
     assert strip_diacritics("Nghị định 06/2022/NĐ-CP") == "Nghi dinh 06/2022/ND-CP"
+
+
+def test_a_line_wrapped_mid_sentence_is_joined():
+    text = "Thị trưởng 永藤英機 (Nagafuji Hideki)\nđã giới thiệu chiến lược này.\nNăm | Số\nhai"
+    assert split_sentences(text) == [
+        "Thị trưởng 永藤英機 (Nagafuji Hideki) đã giới thiệu chiến lược này.", "Năm | Số", "hai"]
