@@ -356,14 +356,10 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
         if used == EVIDENCE_PASSAGES:
             break
         before = len(out)
-        for sentence, sources, heading in answer_units(hit.text):
-            if _heading_like(sentence) or _BOILERPLATE.search(sentence) or sentence in (hit.title, hit.section):
+        for position, (sentence, sources, heading) in enumerate(answer_units(hit.text)):
+            if not quotable(sentence, heading, hit, position):
                 continue
-            if _SOURCE_LINE.match(sentence):
-                continue  # "• city.sakai.lg.jp, trang …": where a fact comes from, not the fact
             heading = heading or hit.section or ""
-            if _SOURCES.match(heading.strip("#• ")):
-                continue  # a list of sources says where facts come from, not what they are
             if heading == hit.title:
                 heading = ""  # a document's title is about all of it, and says nothing of one sentence
             terms = set(tokens(sentence))
@@ -429,8 +425,26 @@ def years_in(text: str) -> frozenset[int]:
 _SOURCES = re.compile(r"(?:Nguồn|Nguồn tham khảo|Tài liệu tham khảo|出典|参考文献|参考資料|Sources?|References)\s*[:：]?$", re.I)
 _SOURCE_LINE = re.compile(r"[•\-–*\s]*(?:https?://)?(?:[\w-]+\.)+(?:vn|jp|com|org|net|gov|int|info|io)\b", re.I)
 _BOILERPLATE = re.compile(
-    r"^(Thông tin cập nhật đến|Tài liệu này (giới thiệu|tổng hợp|trình bày)|本資料は|本ガイドは|この資料は)"
+    r"^(Thông tin cập nhật đến|Tài liệu này (giới thiệu|tổng hợp|trình bày|tóm lược|tóm tắt)|本資料は|本ガイドは|この資料は)"
 )
+
+
+def quotable(sentence: str, heading: str, hit: Hit, position: int) -> bool:
+    """Whether a unit of ``hit`` states something, as opposed to labelling or sourcing it.
+
+    Not quotable: headings and labels; boilerplate about the document itself; source
+    lists (a line starting with a domain, or anything under a "Nguồn"/"出典" heading);
+    and a passage's first line when it starts in lower case, which is the tail of a
+    sentence the chunk boundary cut (the previous chunk quotes it whole).
+    """
+    if _heading_like(sentence) or _BOILERPLATE.search(sentence) or sentence in (hit.title, hit.section):
+        return False
+    if _SOURCE_LINE.match(sentence) or _SOURCES.match((heading or hit.section or "").strip("#• ")):
+        return False
+    return not (position == 0 and _CUT_TAIL.match(sentence))
+
+
+_CUT_TAIL = re.compile(r"[a-zà-ỹđ]")
 
 
 def _heading_like(sentence: str) -> bool:

@@ -27,11 +27,10 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from kb.answer import UNKNOWN_MARKERS, query_terms, term_overlap
+from kb.answer import UNKNOWN_MARKERS, answer_units, query_terms, quotable, term_overlap
 from kb.llm import LANG_NAMES, LLMFailure, check_citations, complete, fence_passages, log_failure, neutralise
 from kb.messages import message
 from kb.retrieve import Hit
-from kb.text import split_sentences
 
 MIN_SIMILARITY = 0.80
 """Below this best-hit similarity the corpus does not cover the topic (as for answers)."""
@@ -376,8 +375,10 @@ def _candidates(topic: str, hits: list[Hit], lang: str) -> list[_Sentence]:
     seen: set[str] = set()
     for rank, hit in enumerate(hits):
         headings = {hit.section or "", hit.title}
-        for position, raw in enumerate(split_sentences(hit.text)):
-            text = re.sub(r"^[\s•\-*#>]+", "", raw).strip()
+        for position, unit in enumerate(answer_units(hit.text)):
+            if not quotable(unit.text, unit.heading, hit, position):
+                continue
+            text = re.sub(r"^[\s•\-*#>]+", "", unit.text).strip()
             if len(text) < 15 or text in seen or text in headings or _REFERENCE.search(text) or _AS_OF.search(text):
                 continue
             if not re.search(r"[.。!?！？]$|[:：]", text) and len(text) < 50:

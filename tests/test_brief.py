@@ -92,6 +92,16 @@ def test_extractive_brief_sections(brief_vi):
     check_citations_resolve(brief)
 
 
+def test_a_brief_quotes_statements_not_sources_or_cut_fragments(corpus_kb):
+    brief = corpus_kb.brief("Chiến lược môi trường Sakai", lang="vi")
+    items = [*brief.summary, *brief.key_facts, *brief.timeline, *brief.actors]
+    for item in items:
+        text = item.text.lstrip("• ")
+        assert not re.match(r"(?:https?://)?[\w-]+\.(?:vn|jp|com)", text), text  # a source list entry
+        assert not re.match(r"[a-zà-ỹđ]", text), text  # the tail of a sentence cut by a chunk boundary
+        assert not text.startswith("Tài liệu này"), text  # what the document is, not what it says
+
+
 def test_extractive_brief_markdown_and_docx(brief_vi, tmp_path):
     markdown = brief_vi.to_markdown()
     assert markdown.startswith(f"# {message('brief_title', 'vi')}: {TOPIC_VI}\n")
