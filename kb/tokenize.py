@@ -46,6 +46,17 @@ _STOPWORDS = set(
     .split()
 )
 
+_QUESTION_WORDS_JA = {
+    "何", "いつ", "誰", "どこ", "何処", "どの", "どれ", "どちら", "どう", "どんな", "如何", "何故", "なぜ",
+    "幾つ", "いくつ", "幾ら", "どなた",
+}
+"""Japanese question words (Sudachi normalised forms): in a question they are the unknown, not a clue."""
+_QUESTION_PHRASES_VI = re.compile(
+    r"(?<!\w)(?:bao nhiêu|bao giờ|bao lâu|tại sao|vì sao|như thế nào|thế nào|gì|nào|ai(?! Cập)|đâu|mấy)(?!\w)",
+    re.IGNORECASE,
+)
+"""Vietnamese question words, with their tone marks ("Ai Cập" is Egypt, not "who")."""
+
 WORD, NEUTRAL = "w", "n"
 """Token kinds: language-bound words, and tokens that read the same in every language."""
 
@@ -72,8 +83,15 @@ def search_tokens(text: str) -> list[str]:
     diacritics ("nghi dinh 06") still matches. A query typed with them says which
     word it means: "khí" (gas) is not "khi" (when), and searching the bare form
     too measured worse (XQuAD-vi BM25 R@1 0.915 without it, 0.901 with it).
+
+    Question words (何, いつ, gì, bao nhiêu) are left out: they are the unknown, and a
+    passage that happens to contain 何 or "nào" is no likelier to answer. A line break
+    stands in for a Vietnamese one so that no bigram spans it. Measured with BM25
+    k1 0.6 / b 0.5, R@1 on even / odd questions: JSQuAD BM25 0.896 -> 0.897 (0.897 / 0.895 ->
+    0.899 / 0.896), hybrid 0.901 -> 0.903 (0.897 / 0.904 -> 0.899 / 0.908); XQuAD-vi BM25
+    0.911 -> 0.916 (0.916 / 0.906 -> 0.919 / 0.913), hybrid unchanged at 0.949.
     """
-    terms = tokens(text)
+    terms = [t for t in tokens(_QUESTION_PHRASES_VI.sub("\n", text)) if t[2:] not in _QUESTION_WORDS_JA]
     bare = {strip_diacritics(t) for t in terms if t.startswith(WORD + ":") and strip_diacritics(t) != t}
     return [t for t in terms if t not in bare]
 

@@ -12,6 +12,7 @@ import pytest
 
 from kb.filters import Filters
 from kb.keyword import KeywordIndex
+from kb.retrieve import Hit, Retriever, is_question, sentence_coverage, shared_numbers
 from kb.tokenize import neutral_only, search_tokens, tokens
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,60 @@ def test_keyword_index_replaces_files_atomically_and_filters_in_sql(tmp_path):
     assert index.chunk_ids() == {"b1"}
     df, n = index.document_frequencies(["n:6", "w:unknown"])
     assert n == 1 and df == {"n:6": 1, "w:unknown": 0}
+
+
+# ------------------------------------------------------------------ questions, passages, second stage
+@pytest.mark.parametrize("text, asks", [
+    ("車からクロスボウが発射された形跡もある模様。", False),  # a one-sentence NTREX passage
+    ("Có những phát bắn ná chĩa về chiếc xe tại một số thời điểm.", False),
+    ("グスタフ・マーラーの子供の人数は。", True),
+    ("日本共産党の略称をアルファベット3文字で答えよ。", True),
+    ("Kể tên một nhánh cao cấp của Toyota.", True),
+    ("Một số người bất tuân dân sự cảm thấy cần phải thừa nhận điều gì.", True),
+    ("堺市とバリア・ブンタウ省の覚書はいつ署名されたか", True),
+])
+def test_a_one_sentence_statement_is_a_passage_not_a_question(text, asks):
+    assert is_question(text) is asks
+
+
+def test_sentence_coverage_rewards_the_query_terms_found_in_one_sentence():
+    weights = {"w:マーラー": 2.0, "w:子供": 1.0}
+    assert sentence_coverage(weights, "マーラーには子供が二人いた。彼は作曲家だった。") == 1.0
+    assert sentence_coverage(weights, "マーラーは作曲家だった。その子供は二人いた。") == pytest.approx(2 / 3)
+    assert sentence_coverage({}, "マーラー") == 0.0
+
+
+def test_shared_numbers_is_the_overlap_of_numbers_codes_and_acronyms():
+    numbers = set(neutral_only(tokens("2018年にCOP24で300人が参加した。")))
+    assert shared_numbers(numbers, "Năm 2018 có 300 người tham gia COP24.") == 1.0
+    assert shared_numbers(numbers, "Năm 2019 có 300 người tham gia.") == pytest.approx(1 / 4)
+
+
+def _hit(chunk_id: str, lang: str, text: str, score: float) -> Hit:
+    return Hit(doc_id=chunk_id, chunk_id=chunk_id, title="", source="", page=None, lang=lang, score=score,
+               text=text, similarity=score)
+
+
+def test_the_second_stage_prefers_the_passage_answering_in_one_sentence(tmp_path):
+    index = KeywordIndex(tmp_path / "k.sqlite")
+    texts = {
+        "spread": "マーラーは作曲家だった。彼は指揮者でもあった。その子供は二人いた。",
+        "together": "マーラーには子供が二人いた。家族は大切だった。",
+    }
+    index.replace_file("f", [(cid, text, {"doc_id": cid, "lang": "ja"}) for cid, text in texts.items()])
+    retriever = Retriever(collection=None, embeddings=None, keyword=index)
+    hits = [_hit("spread", "ja", texts["spread"], 1.0), _hit("together", "ja", texts["together"], 0.9)]
+    assert [h.chunk_id for h in retriever._rescore("マーラーの子供は何人か？", hits)] == ["together", "spread"]
+
+
+def test_the_second_stage_prefers_the_translation_sharing_the_passages_numbers():
+    retriever = Retriever(collection=None, embeddings=None, keyword=None)
+    passage = "2018年の選挙では、候補者の300人のうち45人が女性だった。"
+    hits = [
+        _hit("other", "vi", "Trong cuộc bầu cử năm 2016, 120 ứng cử viên là phụ nữ.", 1.0),
+        _hit("twin", "vi", "Trong cuộc bầu cử năm 2018, 45 trong số 300 ứng cử viên là phụ nữ.", 0.95),
+    ]
+    assert [h.chunk_id for h in retriever._rescore(passage, hits)] == ["twin", "other"]
 
 
 # ------------------------------------------------------------------ on the corpus
