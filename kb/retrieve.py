@@ -204,7 +204,11 @@ class Retriever:
         rare terms together in one sentence is likelier than one that spreads them over
         a long text (BM25 scores the passage as a bag of words; e5 reads it as a whole).
         A passage used as the query wants its translation, which carries the same
-        numbers, codes and acronyms.
+        numbers, codes and acronyms. A question's words cannot occur in another
+        language's passage, so such a passage gets the best bonus of the asker's
+        language, not none: otherwise the second stage undoes what the dense lane
+        does for cross-lingual answers (measured on the own set: cross-lingual
+        R@1 0.786 with no bonus for them, 0.857 with this).
         """
         top = fused[:RESCORE_TOP]
         if not top:
@@ -214,6 +218,13 @@ class Retriever:
                 return fused
             weights = self._term_weights(search_tokens(query))
             bonus, weight = {h.chunk_id: sentence_coverage(weights, h.text) for h in top}, COVERAGE_WEIGHT
+            query_lang = detect_lang(query)
+            own = [bonus[h.chunk_id] for h in top if h.lang == query_lang]
+            for hit in top:
+                if hit.lang != query_lang and query_lang in CORPUS_LANGS:
+                    # Another language's passage cannot share the question's words: it is not
+                    # pushed below the best passage of the asker's language for that.
+                    bonus[hit.chunk_id] = max(own, default=0.0)
         else:
             numbers = set(neutral_only(tokens(query)))
             bonus, weight = {h.chunk_id: shared_numbers(numbers, h.text) for h in top}, NUMBERS_WEIGHT

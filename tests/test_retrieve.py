@@ -105,6 +105,21 @@ def test_the_second_stage_prefers_the_passage_answering_in_one_sentence(tmp_path
     assert [h.chunk_id for h in retriever._rescore("マーラーの子供は何人か？", hits)] == ["together", "spread"]
 
 
+def test_the_second_stage_does_not_push_another_languages_answer_down(tmp_path):
+    # A Vietnamese passage cannot share a Japanese question's words; the sentence-coverage bonus
+    # must not sink it below a Japanese passage that merely repeats the question's terms.
+    index = KeywordIndex(tmp_path / "k.sqlite")
+    texts = {
+        "ja-near": "マーラーは作曲家だった。マーラーの子供について、資料は何も述べていない。",
+        "vi-answer": "Mahler có hai người con.",
+    }
+    index.replace_file("f", [("ja-near", texts["ja-near"], {"doc_id": "ja-near", "lang": "ja"}),
+                             ("vi-answer", texts["vi-answer"], {"doc_id": "vi-answer", "lang": "vi"})])
+    retriever = Retriever(collection=None, embeddings=None, keyword=index)
+    hits = [_hit("vi-answer", "vi", texts["vi-answer"], 1.0), _hit("ja-near", "ja", texts["ja-near"], 0.9)]
+    assert [h.chunk_id for h in retriever._rescore("マーラーの子供は何人か？", hits)] == ["vi-answer", "ja-near"]
+
+
 def test_the_second_stage_prefers_the_translation_sharing_the_passages_numbers():
     retriever = Retriever(collection=None, embeddings=None, keyword=None)
     passage = "2018年の選挙では、候補者の300人のうち45人が女性だった。"
