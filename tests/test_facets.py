@@ -1,8 +1,8 @@
 """Dropping a visibility clause that excludes nothing (kb/facets.py), and never one that excludes something.
 
 Real ingestion, real Chroma (embedded and ``chroma run``), real embeddings.
-A spy on the collection records every ``where`` the dense lane sends and
-every chunk Chroma returns, so the tests see both that the public view's
+A spy on the collection and its language shadows records every ``where`` the
+dense lane sends and every chunk Chroma returns, so the tests see both that the public view's
 clause is left out while everything is public and that an internal chunk
 never comes back once one exists, even when another replica (a separate
 process with its own data dir) adds it.
@@ -23,6 +23,7 @@ from kb import facets
 from kb.filters import Filters
 from kb.service import KnowledgeBase
 from kb.users import PUBLIC, Principal
+from storespy import Spy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,28 +63,6 @@ Mã kho hồ sơ rừng ngập mặn Cần Giờ là VELVETORCHID, chỉ dành c
 
 QUESTION = "Mã kho hồ sơ rừng ngập mặn Cần Giờ VELVETORCHID là gì?"
 OFFICIAL = Principal(name="olga", role="official")
-
-
-class Spy:
-    """The collection, recording each query's ``where`` and the chunk ids Chroma returned."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.wheres: list = []
-        self.returned: set[str] = set()
-
-    def __getattr__(self, name):
-        attr = getattr(self._inner, name)
-        if name != "query":
-            return attr
-
-        def query(*args, **kwargs):
-            result = attr(*args, **kwargs)
-            self.wheres.append(kwargs.get("where"))
-            self.returned.update(result["ids"][0])
-            return result
-
-        return query
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -142,8 +121,7 @@ def test_public_view_drops_its_clause_until_another_writer_adds_an_internal_docu
         "visibility": frozenset({"public"}), "lang": frozenset({"vi", "ja"})}
 
     kb = KnowledgeBase(store_config)
-    spy = Spy(kb.retriever.collection)
-    kb.retriever.collection = spy
+    spy = Spy(kb.retriever)
     assert {h.doc_id for h in kb.search(QUESTION, 5)} == {"vi-public-mangrove", "ja-public-heat"}
     assert spy.wheres and not any(_mentions_visibility(w) for w in spy.wheres)  # everything public: dropped
 
@@ -151,13 +129,13 @@ def test_public_view_drops_its_clause_until_another_writer_adds_an_internal_docu
                       tmp_path)
     internal = _internal_ids(kb)
     assert internal
-    spy.wheres.clear()
+    spy.clear()
     hits = kb.search(QUESTION, 5)  # the same process, which last saw "everything is public"
     assert "vi-internal-vault" not in {h.doc_id for h in hits}
     assert spy.wheres and all(_mentions_visibility(w) for w in spy.wheres)
     assert not internal & spy.returned  # the internal chunk never even left the store
     # Officials may see internal documents: for them every value present is allowed, so no clause.
-    spy.wheres.clear()
+    spy.clear()
     assert "vi-internal-vault" in {h.doc_id for h in kb.search(QUESTION, 5, principal=OFFICIAL)}
     assert spy.wheres and not any(_mentions_visibility(w) for w in spy.wheres)
 
@@ -172,8 +150,7 @@ def test_a_stale_reader_re_asks_with_the_clause_when_a_value_appeared_meanwhile(
     assert stale is not None and stale["visibility"] == frozenset({"public"})
     _ingest(data_config, _write(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
     facts.present, facts._read_at = stale, time.monotonic() + 3600  # as if read just before the write landed
-    spy = Spy(kb.retriever.collection)
-    kb.retriever.collection = spy
+    spy = Spy(kb.retriever)
     hits = kb.search(QUESTION, 5)
     assert "vi-internal-vault" not in {h.doc_id for h in hits}
     assert not _mentions_visibility(spy.wheres[0])  # the first pass trusted the stale values ...
@@ -194,8 +171,7 @@ def test_an_index_without_declarations_is_never_elided_until_ingestion_scans_it(
                       metadatas=[{"lang": "vi", "visibility": "public"}, {"lang": "vi", "visibility": "internal"}])
     assert facets.read(collection) is None
     kb = KnowledgeBase(data_config)
-    spy = Spy(kb.retriever.collection)
-    kb.retriever.collection = spy
+    spy = Spy(kb.retriever)
     kb.retriever.search(QUESTION, 2, PUBLIC.filters(), method="dense")
     assert spy.wheres and all(_mentions_visibility(w) for w in spy.wheres)
     assert "b" not in spy.returned
