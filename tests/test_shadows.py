@@ -19,61 +19,14 @@ from kb.filters import Filters
 from kb.service import KnowledgeBase
 from kb.store import chroma_client, drop_collection
 from kb.users import Principal
+from smalldocs import INTERNAL_VI, PUBLIC_JA, PUBLIC_VI, QUESTION, ingest, write_doc
 from storespy import Spy
 
 ROOT = Path(__file__).resolve().parent.parent
 
-VI_DOC = """---
-id: vi-mangrove
-title: Rừng ngập mặn Cần Giờ
-lang: vi
----
-# Rừng ngập mặn Cần Giờ
-
-Khu dự trữ sinh quyển rừng ngập mặn Cần Giờ được UNESCO công nhận năm 2000. Rừng ngập mặn hấp thụ
-carbon và bảo vệ bờ biển khỏi xói lở.
-"""
-
-JA_DOC = """---
-id: ja-heat
-title: 堺市のヒートアイランド対策
-lang: ja
----
-# ヒートアイランド対策
-
-堺市は、屋上緑化と保水性舗装によってヒートアイランド現象の緩和に取り組んでいる。
-"""
-
-INTERNAL_VI = """---
-id: vi-internal-vault
-title: Ghi chú nội bộ kho VELVETORCHID
-lang: vi
-visibility: internal
----
-# Ghi chú nội bộ
-
-Mã kho hồ sơ rừng ngập mặn Cần Giờ là VELVETORCHID, chỉ dành cho cán bộ của Sở.
-"""
-
 VI_QUESTION = "Rừng ngập mặn Cần Giờ được UNESCO công nhận năm nào?"
 JA_QUESTION = "堺市はヒートアイランド対策として何をしていますか？"
-VAULT_QUESTION = "Mã kho hồ sơ rừng ngập mặn Cần Giờ VELVETORCHID là gì?"
 OFFICIAL = Principal(name="olga", role="official")
-
-
-def _write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _ingest(config, *paths: Path, prune: bool = False) -> None:
-    ingestor = Ingestor(config, progress=False)
-    try:
-        assert ingestor.run(list(paths), prune=prune).failed == []
-    finally:
-        ingestor.close()
 
 
 def _chunk_ids(collection, doc_id: str) -> list[str]:
@@ -86,28 +39,28 @@ def _targets(spy: Spy) -> set[str]:
 
 def test_each_language_is_asked_from_its_shadow_without_a_lang_clause(store_config, tmp_path):
     docs = tmp_path / "docs"
-    _ingest(store_config, _write(docs, "vi/mangrove.md", VI_DOC).parent, _write(docs, "ja/heat.md", JA_DOC).parent)
+    ingest(store_config, write_doc(docs, "vi/mangrove.md", PUBLIC_VI).parent, write_doc(docs, "ja/heat.md", PUBLIC_JA).parent)
     kb = KnowledgeBase(store_config)
     collection = kb.store._collection
     assert {lang: s.count() for lang, s in shadows.existing(collection).items()} == {
-        "vi": len(_chunk_ids(collection, "vi-mangrove")), "ja": len(_chunk_ids(collection, "ja-heat"))}
+        "vi": len(_chunk_ids(collection, "vi-public-mangrove")), "ja": len(_chunk_ids(collection, "ja-public-heat"))}
     spy = Spy(kb.retriever)
     hits = kb.retriever.search(VI_QUESTION, 5, method="dense")
-    assert {h.doc_id for h in hits} == {"vi-mangrove", "ja-heat"}
-    assert hits[0].doc_id == "vi-mangrove" and hits[0].text  # the text comes from the collection
+    assert {h.doc_id for h in hits} == {"vi-public-mangrove", "ja-public-heat"}
+    assert hits[0].doc_id == "vi-public-mangrove" and hits[0].text  # the text comes from the collection
     assert _targets(spy) == {"lang.vi", "lang.ja"}  # the collection itself is not queried
     assert not any("lang" in repr(where) for where in spy.wheres)
     spy.clear()
     only_ja = kb.retriever.search(VI_QUESTION, 5, Filters(lang="ja"), method="dense")
-    assert {h.doc_id for h in only_ja} == {"ja-heat"} and _targets(spy) == {"lang.ja"}
+    assert {h.doc_id for h in only_ja} == {"ja-public-heat"} and _targets(spy) == {"lang.ja"}
 
 
 def test_a_shadow_copy_whose_chunk_was_deleted_is_not_returned_and_prune_removes_it(data_config, tmp_path):
     """A delete cut short after the collection (it goes first) and before the shadow."""
-    _ingest(data_config, _write(tmp_path / "docs", "vi/mangrove.md", VI_DOC).parent)
+    ingest(data_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent)
     kb = KnowledgeBase(data_config)
     collection = kb.store._collection
-    gone = _chunk_ids(collection, "vi-mangrove")
+    gone = _chunk_ids(collection, "vi-public-mangrove")
     collection.delete(ids=gone)
     spy = Spy(kb.retriever)
     assert kb.retriever.search(VI_QUESTION, 5, method="dense") == []
@@ -122,8 +75,8 @@ def test_a_shadow_copy_whose_chunk_was_deleted_is_not_returned_and_prune_removes
 
 def test_a_shadow_copy_with_other_metadata_than_its_chunk_is_not_returned(data_config, tmp_path):
     """A rewrite cut short after the shadow (it goes first): the shadow says public, the chunk is internal."""
-    _ingest(data_config, _write(tmp_path / "docs", "vi/mangrove.md", VI_DOC).parent,
-            _write(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
+    ingest(data_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent,
+            write_doc(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
     kb = KnowledgeBase(data_config)
     collection = kb.store._collection
     internal = collection.get(where={"doc_id": "vi-internal-vault"}, include=["embeddings", "metadatas"])
@@ -132,19 +85,19 @@ def test_a_shadow_copy_with_other_metadata_than_its_chunk_is_not_returned(data_c
         ids=internal["ids"], embeddings=internal["embeddings"],
         metadatas=[{**meta, "visibility": "public"} for meta in internal["metadatas"]])
     spy = Spy(kb.retriever)
-    public_hits = kb.search(VAULT_QUESTION, 5)  # the public view: its clause goes to the shadow
+    public_hits = kb.search(QUESTION, 5)  # the public view: its clause goes to the shadow
     assert "vi-internal-vault" not in {h.doc_id for h in public_hits}
     assert set(internal["ids"]) & spy.returned  # the shadow matched them on its stale metadata
     assert all("visibility" in repr(where) for where in spy.wheres)
     # Once the copy agrees with the chunk again, the chunk is found by those who may see it.
     shadows.open_shadow(collection, "vi").upsert(
         ids=internal["ids"], embeddings=internal["embeddings"], metadatas=internal["metadatas"])
-    assert "vi-internal-vault" in {h.doc_id for h in kb.search(VAULT_QUESTION, 5, principal=OFFICIAL)}
+    assert "vi-internal-vault" in {h.doc_id for h in kb.search(QUESTION, 5, principal=OFFICIAL)}
 
 
 def test_an_index_written_before_shadows_is_served_then_shadowed_by_ingestion(data_config, tmp_path):
     docs = tmp_path / "docs"
-    _ingest(data_config, _write(docs, "vi/mangrove.md", VI_DOC).parent, _write(docs, "ja/heat.md", JA_DOC).parent)
+    ingest(data_config, write_doc(docs, "vi/mangrove.md", PUBLIC_VI).parent, write_doc(docs, "ja/heat.md", PUBLIC_JA).parent)
     client = chroma_client(data_config)
     for name in [c.name for c in client.list_collections() if shadows.SUFFIX in c.name]:
         client.delete_collection(name)  # as an older version left it: no shadows, no marker
@@ -155,7 +108,7 @@ def test_an_index_written_before_shadows_is_served_then_shadowed_by_ingestion(da
     old = KnowledgeBase(data_config)
     spy = Spy(old.retriever)
     served = [(h.chunk_id, round(h.score, 6)) for q in (VI_QUESTION, JA_QUESTION) for h in old.search(q, 5)]
-    assert {"vi-mangrove", "ja-heat"} <= {h.doc_id for h in old.search(VI_QUESTION, 5)}
+    assert {"vi-public-mangrove", "ja-public-heat"} <= {h.doc_id for h in old.search(VI_QUESTION, 5)}
     assert _targets(spy) == {"collection"}  # the lane of an index without shadows
 
     Ingestor(data_config, progress=False).close()  # opening the store for writing copies the chunks once
@@ -170,13 +123,13 @@ def test_an_index_written_before_shadows_is_served_then_shadowed_by_ingestion(da
 def test_a_replica_sees_what_another_replica_adds_and_removes(chroma_server, tmp_path):
     """Two data dirs on one Chroma server; the writer is a separate ``python -m ingest`` process."""
     config = chroma_server.config(tmp_path / "replica-a")
-    _ingest(config, _write(tmp_path / "a-docs", "vi/mangrove.md", VI_DOC).parent)
+    ingest(config, write_doc(tmp_path / "a-docs", "vi/mangrove.md", PUBLIC_VI).parent)
     kb = KnowledgeBase(config)
-    assert {h.doc_id for h in kb.search(JA_QUESTION, 5)} == {"vi-mangrove"}
+    assert {h.doc_id for h in kb.search(JA_QUESTION, 5)} == {"vi-public-mangrove"}
     spy = Spy(kb.retriever)
 
     folder = tmp_path / "b-docs"
-    heat = _write(folder, "ja/heat.md", JA_DOC)
+    heat = write_doc(folder, "ja/heat.md", PUBLIC_JA)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAKEHASHI_")}
     env.update(KAKEHASHI_DATA_DIR=str(tmp_path / "replica-b"), KAKEHASHI_CHROMA_HOST=config.chroma_host,
                KAKEHASHI_CHROMA_PORT=str(config.chroma_port), KAKEHASHI_COLLECTION=config.collection)
@@ -187,17 +140,17 @@ def test_a_replica_sees_what_another_replica_adds_and_removes(chroma_server, tmp
         assert done.returncode == 0, done.stderr[-2000:]
 
     ingest_b()
-    assert kb.search(JA_QUESTION, 5)[0].doc_id == "ja-heat"
+    assert kb.search(JA_QUESTION, 5)[0].doc_id == "ja-public-heat"
     assert "lang.ja" in _targets(spy) and "collection" not in _targets(spy)
-    added = _chunk_ids(kb.store._collection, "ja-heat")
+    added = _chunk_ids(kb.store._collection, "ja-public-heat")
     heat.unlink()
     ingest_b("--prune")
-    assert "ja-heat" not in {h.doc_id for h in kb.search(JA_QUESTION, 5)}
+    assert "ja-public-heat" not in {h.doc_id for h in kb.search(JA_QUESTION, 5)}
     assert set(shadows.open_shadow(kb.store._collection, "ja").get(ids=added, include=[])["ids"]) == set()
 
 
 def test_reindex_drops_the_shadows_with_the_collection(data_config, tmp_path):
-    _ingest(data_config, _write(tmp_path / "docs", "vi/mangrove.md", VI_DOC).parent)
+    ingest(data_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent)
     client = chroma_client(data_config)
     assert any(shadows.SUFFIX in c.name for c in client.list_collections())
     drop_collection(data_config)
