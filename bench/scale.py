@@ -698,7 +698,8 @@ def report(results: dict) -> None:
         "vectors, then (10k, 100k) labelled proxy records, see below. Every chunk is `public`. Latency is per "
         "query in ms, query embedding included, over 24 real questions (12 XQuAD-vi, 12 JSQuAD), k=5, as p50 / p95. "
         "*public* = the anonymous user's search (`visibility in [public]`, what the app sends for anyone not "
-        "logged in); *clause kept* = the same search with the clause sent to Chroma, as before kb/facets.py; "
+        "logged in); *clause kept* = the same search with the clause sent to Chroma, as when a restricted document "
+        "exists (kb/facets.py can then not leave it out); "
         "*filters* = a tag and a date range. `ask` is extractive, k=8, as the public view. Memory is the RSS of a "
         "fresh app process (`KnowledgeBase`); at rest = model and index loaded, after one query.",
         "",
@@ -721,7 +722,9 @@ def report(results: dict) -> None:
             f"{r['store_write_s'] + r['keyword_write_s']:.0f} | {r['ingest_total_s_est']:,} | "
             f"{r['loadavg_start'][0]:.2f} → {r['loadavg_end'][0]:.2f} |"
         )
-    lines += ["", "Where a query's time goes (ms per query, mean; *facets* is the declared-values check):", "",
+    lines += ["", "Where a query's time goes (ms per query, mean; *chroma query* = the language shadows' queries, "
+              "kb/shadows.py; *chroma get* = texts and vectors read back from the collection; *facets* is the "
+              "declared-values check):", "",
               "| chunks | store | search | embed query | chroma query | chroma get | BM25 SQLite | facets | total |",
               "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
