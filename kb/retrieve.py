@@ -208,7 +208,7 @@ class Retriever:
 
         lane = None
         if langs is not None:
-            lane = self._shadow_lane(vector, depth, scoped, sorted(langs & {only} if only else langs))
+            lane = self._shadow_lane(vector, depth, scoped, sorted(langs & {only} if only else langs), calibrated)
         if lane is None:
             lane = self._filtered_lane(vector, depth, scoped, present, query_lang, only, calibrated)
         lane = sorted(lane, key=calibrated, reverse=True)[:depth]
@@ -216,17 +216,21 @@ class Retriever:
             hit.score = calibrated(hit)
         return lane
 
-    def _shadow_lane(self, vector: list[float], depth: int, scoped: Filters, langs: list[str]) -> list[Hit] | None:
-        """Each language's top ``depth`` from its shadow, read back from the collection; None if a shadow failed.
+    def _shadow_lane(
+        self, vector: list[float], depth: int, scoped: Filters, langs: list[str], calibrated: Any
+    ) -> list[Hit] | None:
+        """Each language's top ``depth`` from its shadow, the best ``depth`` read back; None if a shadow failed.
 
         The shadow query carries every clause but ``lang`` (the shadow holds
-        one language), so filters are enforced inside the store. A hit counts
-        only if the collection still holds the chunk with the metadata the
-        shadow matched: a chunk deleted or rewritten since the shadow's copy
-        (a write in progress, or one a crash cut short) is left out.
+        one language), so filters are enforced inside the store. Only the
+        lane's ``depth`` best (on calibrated cosine) are read back from the
+        collection, which costs Chroma by the id. A hit counts only if the
+        collection still holds the chunk with the metadata the shadow
+        matched: a chunk deleted or rewritten since the shadow's copy (a
+        write in progress, or one a crash cut short) is left out.
         """
         where = scoped.with_lang(None).where()
-        found: dict[str, tuple[float, dict[str, Any]]] = {}
+        found: dict[str, Hit] = {}
         try:
             for lang in langs:
                 shadow = self._facts.shadow(self.collection, lang)
@@ -235,17 +239,18 @@ class Retriever:
                 result = shadow.query(query_embeddings=[vector], n_results=depth, where=where,
                                       include=["metadatas", "distances"])
                 for cid, meta, dist in zip(result["ids"][0], result["metadatas"][0], result["distances"][0]):
-                    found[cid] = (1.0 - float(dist), meta or {})
+                    found[cid] = hit_from_record(cid, "", meta or {}, 1.0 - float(dist))
         except Exception:  # dropped by a re-index meanwhile: forget the handles, ask the collection
             self._facts.forget_shadows()
             return None
-        if not found:
+        best = sorted(found.values(), key=calibrated, reverse=True)[:depth]
+        if not best:
             return []
-        got = self.collection.get(ids=list(found), include=["documents", "metadatas", "embeddings"])
+        got = self.collection.get(ids=[hit.chunk_id for hit in best], include=["documents", "metadatas", "embeddings"])
         return [
-            hit_from_record(cid, text, meta or {}, found[cid][0], emb)
+            hit_from_record(cid, text, meta or {}, found[cid].similarity, emb)
             for cid, text, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
-            if (meta or {}) == found[cid][1]
+            if (meta or {}) == found[cid].metadata
         ]
 
     def _filtered_lane(
