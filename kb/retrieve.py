@@ -197,6 +197,13 @@ class Retriever:
         fraction of the collection (1-5 ms at 100k chunks, where a
         ``lang``-filtered query of the whole costs 140-300 ms), and every
         language's top ``depth`` is exact, not only what one deep query reached.
+        A search that keeps another clause (a tag, a date range, a visibility
+        some chunk does not have) asks the collection with ``lang`` filters
+        instead: Chroma pays for a ``where`` by the records it matches,
+        whichever collection holds them, so the shadows save nothing there,
+        and asking each language's shadow repeats the clause once per language
+        (measured: 10k chunks, public view with a restricted document present,
+        139 -> 188 ms embedded and 366 -> 677 ms through the server).
         """
         scoped = filters.elide(present)
         only = filters.lang if filters.lang and filters.lang != "any" else None
@@ -207,7 +214,7 @@ class Retriever:
             return hit.similarity + (offset if hit.lang != query_lang else 0.0)
 
         lane = None
-        if langs is not None:
+        if langs is not None and scoped.with_lang(None).where() is None:
             lane = self._shadow_lane(vector, depth, scoped, sorted(langs & {only} if only else langs), calibrated)
         if lane is None:
             lane = self._filtered_lane(vector, depth, scoped, present, query_lang, only, calibrated)

@@ -74,25 +74,32 @@ def test_a_shadow_copy_whose_chunk_was_deleted_is_not_returned_and_prune_removes
 
 
 def test_a_shadow_copy_with_other_metadata_than_its_chunk_is_not_returned(data_config, tmp_path):
-    """A rewrite cut short after the shadow (it goes first): the shadow says public, the chunk is internal."""
+    """A rewrite cut short after the shadow (it goes first): a Japanese shadow copy of what is now a Vietnamese chunk."""
     ingest(data_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent,
-            write_doc(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
+           write_doc(tmp_path / "docs", "ja/heat.md", PUBLIC_JA).parent)
     kb = KnowledgeBase(data_config)
     collection = kb.store._collection
-    internal = collection.get(where={"doc_id": "vi-internal-vault"}, include=["embeddings", "metadatas"])
-    assert internal["ids"]
-    shadows.open_shadow(collection, "vi").upsert(
-        ids=internal["ids"], embeddings=internal["embeddings"],
-        metadatas=[{**meta, "visibility": "public"} for meta in internal["metadatas"]])
+    vi = collection.get(where={"doc_id": "vi-public-mangrove"}, include=["embeddings", "metadatas"])
+    shadows.open_shadow(collection, "ja").upsert(
+        ids=vi["ids"], embeddings=vi["embeddings"], metadatas=[{**meta, "lang": "ja"} for meta in vi["metadatas"]])
     spy = Spy(kb.retriever)
-    public_hits = kb.search(QUESTION, 5)  # the public view: its clause goes to the shadow
-    assert "vi-internal-vault" not in {h.doc_id for h in public_hits}
-    assert set(internal["ids"]) & spy.returned  # the shadow matched them on its stale metadata
-    assert all("visibility" in repr(where) for where in spy.wheres)
-    # Once the copy agrees with the chunk again, the chunk is found by those who may see it.
-    shadows.open_shadow(collection, "vi").upsert(
-        ids=internal["ids"], embeddings=internal["embeddings"], metadatas=internal["metadatas"])
+    only_ja = kb.retriever.search(VI_QUESTION, 5, Filters(lang="ja"), method="dense")
+    assert {h.doc_id for h in only_ja} == {"ja-public-heat"}
+    assert set(vi["ids"]) <= spy.returned and _targets(spy) == {"lang.ja"}  # the stale copies were matched
+
+
+def test_a_search_that_keeps_a_clause_asks_the_collection(data_config, tmp_path):
+    """A ``where`` costs Chroma by the records it matches, in whichever collection: asked once, not per language."""
+    ingest(data_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent,
+           write_doc(tmp_path / "docs", "ja/heat.md", PUBLIC_JA).parent,
+           write_doc(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
+    kb = KnowledgeBase(data_config)
+    spy = Spy(kb.retriever)
+    assert "vi-internal-vault" not in {h.doc_id for h in kb.search(QUESTION, 5)}  # the public view keeps its clause
+    assert _targets(spy) == {"collection"} and all("visibility" in repr(where) for where in spy.wheres)
+    spy.clear()
     assert "vi-internal-vault" in {h.doc_id for h in kb.search(QUESTION, 5, principal=OFFICIAL)}
+    assert _targets(spy) == {"lang.vi", "lang.ja"}  # officials may see every value: no clause, the shadows
 
 
 def test_an_index_written_before_shadows_is_served_then_shadowed_by_ingestion(data_config, tmp_path):
