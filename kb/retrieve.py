@@ -66,7 +66,15 @@ EXACT_TOP = 10
 TWIN_SIMILARITY = 0.88
 """Cosine above which a passage from a document's translation is the same passage."""
 UNKNOWN_SECONDS = 30.0
-"""How long "no complete declarations" is trusted before the registry is read again (it only costs speed)."""
+"""How long "no complete declarations" (or the collection's size) is trusted; either only picks a strategy."""
+FILTERED_LANES_MAX_CHUNKS = 20000
+"""Up to this many chunks the lane without shadows asks every other corpus language with a ``lang`` filter.
+
+Measured on the scale bench's collections (bench/scale.md): a ``lang`` filter
+costs Chroma 2-4 ms at 1k chunks and about 25 ms at 10k, but 140-170 ms at
+100k, while an unfiltered query of ``DEEP_POOL`` costs about 30 ms at any size."""
+DEEP_POOL = 300
+"""Depth of its one query above ``FILTERED_LANES_MAX_CHUNKS`` (searches that keep a clause, unshadowed indexes)."""
 
 
 @dataclass(frozen=True)
@@ -264,27 +272,42 @@ class Retriever:
         self, vector: list[float], depth: int, scoped: Filters, present: Any, query_lang: str, only: str | None,
         calibrated: Any,
     ) -> list[Hit]:
-        """Without shadows: one unfiltered query, then a ``lang``-filtered query per corpus language.
+        """Without shadows: one query of the collection, then ``lang``-filtered queries where it falls short.
 
         The approximate (HNSW) unfiltered search can miss the one passage in
         the other language that answers, which is what cross-lingual search
-        is for (seen in the suite on the 353-chunk sample corpus), so every
-        other corpus language gets its own query, and the query's own
-        language one when passages the pool did not reach could still enter
-        the lane's top ``EXACT_TOP``. Exact, but a ``lang`` filter costs
-        Chroma 140-300 ms at 100k chunks: this serves an index until
-        ingestion gives it shadows.
+        is for (seen in the suite on the 353-chunk sample corpus). Up to
+        ``FILTERED_LANES_MAX_CHUNKS`` chunks a ``lang``-filtered query is
+        cheap, so every other corpus language gets one, and the query's own
+        language one when passages it did not reach could still enter the
+        lane's top ``EXACT_TOP``. Beyond that one query of ``DEEP_POOL`` is
+        asked and a language gets its own query only when a passage the pool
+        missed could still enter the top ``EXACT_TOP``: it scores at most the
+        pool's lowest cosine (plus the cross-lingual offset), and it cannot
+        pass ``EXACT_TOP`` passages of its own language already in the pool.
+        Serves searches that keep a clause, and indexes without shadows.
         """
         if only:
             return self._dense(vector, depth, scoped)
+        offset = self.weights.cross_lingual_offset if query_lang in CORPUS_LANGS else 0.0
         langs = [lang for lang in CORPUS_LANGS if present is None or lang in present.get("lang", (lang,))]
-        asked = depth * 3
+        small = self._facts.size(self.collection) <= FILTERED_LANES_MAX_CHUNKS
+        asked = depth * 3 if small else max(DEEP_POOL, depth * 3)
         pool = {hit.chunk_id: hit for hit in self._dense(vector, asked, scoped)}
         if len(pool) == asked:  # else the query returned every passage there is
             floor = min(hit.similarity for hit in pool.values())
             ranked = sorted(map(calibrated, pool.values()), reverse=True)
             bar = ranked[min(EXACT_TOP, len(ranked)) - 1]
-            for lang in [lang for lang in langs if lang != query_lang or floor >= bar]:
+
+            def could_enter(lang: str) -> bool:  # a passage of ``lang`` the pool missed scores <= floor
+                many = sum(hit.lang == lang for hit in pool.values()) >= EXACT_TOP
+                return not many and floor + (offset if lang != query_lang else 0.0) >= bar
+
+            if small:  # every other language (HNSW can miss its one answer); the query's own if it could matter
+                wanted = [lang for lang in langs if lang != query_lang or floor >= bar]
+            else:
+                wanted = [lang for lang in langs if could_enter(lang)]
+            for lang in wanted:
                 for hit in self._dense(vector, depth, scoped.with_lang(lang)):
                     pool.setdefault(hit.chunk_id, hit)
         return list(pool.values())
@@ -392,6 +415,8 @@ class _StoreFacts:
         self.shadowed = False
         self._read_at = float("-inf")
         self._shadows: dict[str, Any] = {}
+        self._size = 0
+        self._size_at = float("-inf")
 
     def refresh(self, collection: Any) -> None:
         """Re-read the registry if older than ``facets.FRESH_SECONDS`` (unknown: ``UNKNOWN_SECONDS``)."""
@@ -418,6 +443,11 @@ class _StoreFacts:
                 return None  # asked again next time: a writer creates it before writing its chunks
             self._shadows[lang] = found
         return self._shadows[lang]
+
+    def size(self, collection: Any) -> int:
+        if time.monotonic() - self._size_at > UNKNOWN_SECONDS:
+            self._size, self._size_at = int(collection.count()), time.monotonic()
+        return self._size
 
     def forget_shadows(self) -> None:
         self._shadows.clear()
