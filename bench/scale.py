@@ -723,8 +723,8 @@ def report(results: dict) -> None:
             f"{r['loadavg_start'][0]:.2f} → {r['loadavg_end'][0]:.2f} |"
         )
     lines += ["", "Where a query's time goes (ms per query, mean; *chroma query* = the language shadows' queries, "
-              "kb/shadows.py; *chroma get* = texts and vectors read back from the collection; *facets* is the "
-              "declared-values check):", "",
+              "kb/shadows.py, or the collection's for a search that keeps a clause; *chroma get* = texts and "
+              "vectors read back from the collection; *facets* is the declared-values check):", "",
               "| chunks | store | search | embed query | chroma query | chroma get | BM25 SQLite | facets | total |",
               "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -736,8 +736,9 @@ def report(results: dict) -> None:
                              f"{b.get('bm25 sqlite', 0)} | {b.get('facets', 0)} | {b['total']} |")
     agreement = [(r["size"], r["mode"], r["dense_top10_agreement"]) for r in rows if "dense_top10_agreement" in r]
     if agreement:
-        lines += ["", "Dense lane from the language shadow collections against `lang`-filtered queries of the whole "
-                  "collection (the lane of an index without shadows): share of the top 10 in common, " +
+        lines += ["", "Dense lane from the language shadow collections against the lane of an index without shadows "
+                  "(one query, `lang`-filtered queries of the collection where it falls short): share of the top "
+                  "10 in common, " +
                   ", ".join(f"{size:,} {mode}: {a}" for size, mode, a in agreement) + "."]
     notes = ROOT / "bench" / "scale_notes.md"
     lines += ["", notes.read_text(encoding="utf-8") if notes.exists() else ""]
