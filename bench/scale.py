@@ -22,9 +22,9 @@ project's own ``corpus/src`` documents, packed into short chunks of about
   the exact vector values; the ingestion time at 100k is extrapolated from
   the measured embedding rate plus the measured store-write time.
 
-Everything is written through the same code paths as ingestion: Chroma
-``collection.upsert`` in batches and ``KeywordIndex.replace_file`` per
-document.
+Everything is written through the same code paths as ingestion:
+``kb.shadows.write`` in batches (each language's shadow collection, then the
+collection) and ``KeywordIndex.replace_file`` per document.
 """
 
 from __future__ import annotations
@@ -316,26 +316,34 @@ def _config(data_dir: Path, server: "ChromaServer | None", size: int):
 
 
 def build(size: int, mode: str, server: "ChromaServer | None") -> dict:
-    """Write a ``size``-chunk corpus through Chroma upserts and KeywordIndex.replace_file; timed."""
+    """Write a ``size``-chunk corpus through kb.shadows.write and KeywordIndex.replace_file; timed."""
     import shutil
 
     from kb.embeddings import get_embeddings
     from kb.keyword import KeywordIndex
     from kb.store import bump_generation, open_store
 
-    from kb import facets
+    from kb import facets, shadows
 
     data_dir = WORK / f"idx-{mode}-{size}"
     done = data_dir / "built.json"
-    if done.exists():  # declare its visibility/lang values if it was built before kb/facets.py existed
-        facets.ensure_complete(open_store(_config(data_dir, server, size), get_embeddings())._collection)
-        return json.loads(done.read_text())
+    if done.exists():  # built before kb/facets.py or kb/shadows.py existed: what ingestion does when it opens it
+        collection = open_store(_config(data_dir, server, size), get_embeddings())._collection
+        facets.ensure_complete(collection)
+        info = json.loads(done.read_text())
+        if "shadow_backfill_s" not in info and "shadowed" not in info:
+            started = time.monotonic()
+            shadows.ensure_complete(collection)
+            info["shadow_backfill_s"] = round(time.monotonic() - started, 1)
+            done.write_text(json.dumps(info))
+        return info
     shutil.rmtree(data_dir, ignore_errors=True)
     records, n_real = corpus(size)
     config = _config(data_dir, server, size)
     server_before = _du_mb(WORK / "server-db") if server else 0.0
     collection = open_store(config, get_embeddings())._collection
     declared = facets.ensure_complete(collection)
+    shadows.ensure_complete(collection)  # an empty collection: marks its (empty) shadows complete
     keyword = KeywordIndex(config.keyword_path)
     by_doc: dict[str, list[tuple[str, str, dict]]] = {}
     twin = WORK / f"idx-embedded-{size}" / "keyword.sqlite"
@@ -355,8 +363,8 @@ def build(size: int, mode: str, server: "ChromaServer | None") -> dict:
             metas.append(meta)
             by_doc.setdefault(r["doc"], []).append((r["id"], r["text"], meta))
         facets.declare(collection, facets.values_of(metas), declared)  # as ingestion does, before the write
-        collection.upsert(ids=[r["id"] for r in part], embeddings=[list(map(float, r["vector"])) for r in part],
-                          documents=[r["text"] for r in part], metadatas=metas)
+        shadows.write(collection, ids=[r["id"] for r in part], embeddings=[list(map(float, r["vector"])) for r in part],
+                      documents=[r["text"] for r in part], metadatas=metas)
     vectors_s = time.monotonic() - started
     started = time.monotonic()
     if reuse_keyword:
@@ -370,7 +378,7 @@ def build(size: int, mode: str, server: "ChromaServer | None") -> dict:
     info = {"size": size, "mode": mode, "real_vectors": n_real, "proxy_vectors": size - n_real,
             "tokens": sum(len(r["text"]) for r in records),  # characters; tokens estimated below
             "store_write_s": round(vectors_s, 1), "keyword_write_s": round(keyword_s, 1),
-            "documents": len(by_doc)}
+            "documents": len(by_doc), "shadowed": True}
     info["disk_mb"] = round(_du_mb(data_dir) + (_du_mb(WORK / "server-db") - server_before if server else 0.0), 1)
     done.write_text(json.dumps(info))
     return info
@@ -464,7 +472,6 @@ def measure(size: int, mode: str, port: int | None) -> dict:
     import numpy as np
 
     from kb.filters import Filters
-    from kb.retrieve import FILTERED_LANES_MAX_CHUNKS
     from kb.service import KnowledgeBase
     from kb.users import PUBLIC
 
@@ -482,9 +489,16 @@ def measure(size: int, mode: str, port: int | None) -> dict:
     retriever.embeddings = _Timed(retriever.embeddings, spent, embed_query="embed query")
     retriever.collection = _Timed(retriever.collection, spent, query="chroma query", get="chroma get")
     retriever.keyword = _Timed(retriever.keyword, spent, search="bm25 sqlite")
+    shadow = retriever._facts.shadow  # each language's shadow collection (kb/shadows.py)
+
+    def timed_shadow(c, lang):
+        found = shadow(c, lang)
+        return found and _Timed(found, spent, query="chroma query")
+
+    retriever._facts.shadow = timed_shadow
     from kb import facets as facets_module
 
-    facets_module.read = _Timed(facets_module, spent, read="facets").read  # the declared-values check
+    facets_module.records = _Timed(facets_module, spent, records="facets").records  # the declared-values check
     out: dict = {"size": size, "mode": mode, "rss_python_start_mb": round(rss_start), "rss_loaded_mb": round(rss_loaded),
                  "rss_at_rest_mb": round(rss_rest), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
 
@@ -527,17 +541,21 @@ def measure(size: int, mode: str, port: int | None) -> dict:
     out["ask_p95_ms"] = round(float(np.percentile(times, 95)), 1)
     out["rss_under_query_mb"] = round(_rss_mb())
     out["rss_peak_mb"] = round(_rss_mb(field="VmHWM"))
-    if size > FILTERED_LANES_MAX_CHUNKS:
+    out["shadowed"] = retriever._facts.shadow_langs() is not None
+    if out["shadowed"]:
         out["dense_top10_agreement"] = _dense_agreement(retriever, [q for q, _ in asked])
     out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 
 def _unelided(retriever, query: str, filters):
-    """A public-view search with the facet declarations hidden: every clause goes to Chroma (the old cost)."""
+    """The public-view search as if a restricted document existed: its ``visibility`` clause goes to Chroma."""
     facts = retriever._facts
+    facts.refresh(retriever.collection)
     saved = (facts.present, facts._read_at)
-    facts.present, facts._read_at = None, time.monotonic()  # "unknown" and freshly read: no elision
+    if facts.present is not None:
+        facts.present = {**facts.present, "visibility": facts.present["visibility"] | {"internal"}}
+    facts._read_at = time.monotonic() + 3600  # not re-read during this search
     try:
         return retriever.search(query, 5, filters, method="hybrid")
     finally:
@@ -545,28 +563,22 @@ def _unelided(retriever, query: str, filters):
 
 
 def _dense_agreement(retriever, questions: list[str]) -> float:
-    """Share of the dense lane's top 10 that the deep-pool strategy has in common with per-language queries.
+    """Share of the dense lane's top 10 that the shadow collections have in common with ``lang`` filters.
 
-    The per-language strategy (one ``lang``-filtered query per corpus
-    language) is what collections up to FILTERED_LANES_MAX_CHUNKS use; this
-    says how much the cheaper strategy at scale changes the lane.
+    The filtered lane (an unfiltered query, then one ``lang``-filtered query of
+    the whole collection per corpus language) is what an index without
+    shadows gets; this says whether asking the shadows changes the lane.
     """
-    import kb.retrieve
     from kb.filters import Filters
 
-    limit = kb.retrieve.FILTERED_LANES_MAX_CHUNKS
     facts = retriever._facts
     common = 0
     for q in questions:
         vector = retriever.embeddings.embed_query(q)
-        present = facts.known_present(retriever.collection)
-        deep = [h.chunk_id for h in retriever._dense_lane(q, vector, 30, Filters(), present)[:10]]
-        kb.retrieve.FILTERED_LANES_MAX_CHUNKS, facts._size_at = 10**12, float("-inf")
-        try:
-            exact = [h.chunk_id for h in retriever._dense_lane(q, vector, 30, Filters(), present)[:10]]
-        finally:
-            kb.retrieve.FILTERED_LANES_MAX_CHUNKS, facts._size_at = limit, float("-inf")
-        common += len(set(deep) & set(exact))
+        facts.refresh(retriever.collection)
+        shadowed = retriever._dense_lane(q, vector, 30, Filters(), facts.present, facts.shadow_langs())
+        filtered = retriever._dense_lane(q, vector, 30, Filters(), facts.present, None)
+        common += len({h.chunk_id for h in shadowed[:10]} & {h.chunk_id for h in filtered[:10]})
     return round(common / (10 * len(questions)), 3)
 
 
@@ -686,7 +698,8 @@ def report(results: dict) -> None:
         "vectors, then (10k, 100k) labelled proxy records, see below. Every chunk is `public`. Latency is per "
         "query in ms, query embedding included, over 24 real questions (12 XQuAD-vi, 12 JSQuAD), k=5, as p50 / p95. "
         "*public* = the anonymous user's search (`visibility in [public]`, what the app sends for anyone not "
-        "logged in); *clause kept* = the same search with the clause sent to Chroma, as before kb/facets.py; "
+        "logged in); *clause kept* = the same search with the clause sent to Chroma, as when a restricted document "
+        "exists (kb/facets.py can then not leave it out); "
         "*filters* = a tag and a date range. `ask` is extractive, k=8, as the public view. Memory is the RSS of a "
         "fresh app process (`KnowledgeBase`); at rest = model and index loaded, after one query.",
         "",
@@ -709,7 +722,9 @@ def report(results: dict) -> None:
             f"{r['store_write_s'] + r['keyword_write_s']:.0f} | {r['ingest_total_s_est']:,} | "
             f"{r['loadavg_start'][0]:.2f} → {r['loadavg_end'][0]:.2f} |"
         )
-    lines += ["", "Where a query's time goes (ms per query, mean; *facets* is the declared-values check):", "",
+    lines += ["", "Where a query's time goes (ms per query, mean; *chroma query* = the language shadows' queries, "
+              "kb/shadows.py, or the collection's for a search that keeps a clause; *chroma get* = texts and "
+              "vectors read back from the collection; *facets* is the declared-values check):", "",
               "| chunks | store | search | embed query | chroma query | chroma get | BM25 SQLite | facets | total |",
               "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -721,8 +736,9 @@ def report(results: dict) -> None:
                              f"{b.get('bm25 sqlite', 0)} | {b.get('facets', 0)} | {b['total']} |")
     agreement = [(r["size"], r["mode"], r["dense_top10_agreement"]) for r in rows if "dense_top10_agreement" in r]
     if agreement:
-        lines += ["", "Dense lane above 20k chunks (one query of 300, per-language queries only where needed) against "
-                  "per-language queries always: share of the top 10 in common, " +
+        lines += ["", "Dense lane from the language shadow collections against the lane of an index without shadows "
+                  "(one query, `lang`-filtered queries of the collection where it falls short): share of the top "
+                  "10 in common, " +
                   ", ".join(f"{size:,} {mode}: {a}" for size, mode, a in agreement) + "."]
     notes = ROOT / "bench" / "scale_notes.md"
     lines += ["", notes.read_text(encoding="utf-8") if notes.exists() else ""]

@@ -39,7 +39,7 @@ from kb.manifest import Manifest, file_hash, iter_records
 from kb.config import Config
 from kb.embeddings import get_embeddings
 from kb.keyword import KeywordIndex
-from kb import facets
+from kb import facets, shadows
 from kb.store import bump_generation, drop_collection, open_store
 from kb.text import LANGS, detect_lang
 
@@ -134,6 +134,9 @@ class Ingestor:
         # Searches drop a visibility or language clause that excludes nothing only while every
         # value stored is declared (kb/facets.py); an index filled before that is scanned once here.
         self._declared = facets.ensure_complete(self.collection)
+        # Each language's passages are mirrored in a shadow collection the dense lane asks without a
+        # ``lang`` filter (kb/shadows.py); an index written before that is copied once here.
+        shadows.ensure_complete(self.collection)
 
     def _sync_keyword_index(self) -> None:
         """Rebuild the keyword index from the vectors if the two disagree.
@@ -434,16 +437,17 @@ class Ingestor:
                 batch_vectors = [vectors[t] for t in texts]
             else:
                 batch_vectors = self._embed(texts, summary)
-            self.collection.upsert(
+            shadows.write(  # the language shadows first, then the collection (kb/shadows.py)
+                self.collection,
                 ids=[c.id for c in batch],
                 embeddings=batch_vectors,
                 documents=[c.page_content for c in batch],
                 metadatas=[metadatas[c.id] for c in batch],
             )
             summary.chunks_written += len(batch)
-        stale = sorted(existing - wanted)
-        if stale:
-            self.collection.delete(ids=stale)
+        # Stale: the file's chunks no longer produced, and shadow copies a crash left without their chunk.
+        stale = (existing | shadows.ids_where(self.collection, {"path": key})) - wanted
+        shadows.delete(self.collection, stale)
         self.keyword.replace_file(key, [(c.id, c.page_content, c.metadata) for c in chunks])
         bump_generation(self.collection)  # replicas sharing a Chroma server re-sync their keyword index
 
@@ -468,8 +472,7 @@ class Ingestor:
     def remove_path(self, key: str) -> int:
         """Drop one file's chunks and its manifest row; returns chunks removed."""
         ids = self.collection.get(where={"path": key}, include=[])["ids"]
-        if ids:
-            self.collection.delete(ids=ids)
+        shadows.delete(self.collection, set(ids) | shadows.ids_where(self.collection, {"path": key}))
         self.keyword.remove_path(key)
         bump_generation(self.collection)
         self.manifest.remove(key)
@@ -490,11 +493,12 @@ class Ingestor:
                 break
             orphans = [i for i, m in zip(page["ids"], page["metadatas"]) if (m or {}).get("path") not in known]
             if orphans:
-                self.collection.delete(ids=orphans)
+                shadows.delete(self.collection, orphans)
                 bump_generation(self.collection)
             offset += len(page["ids"]) - len(orphans)
         for path in self.keyword.paths() - known:
             self.keyword.remove_path(path)
+        shadows.prune(self.collection)  # copies a crash left behind without their chunk
         return removed
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 
 from kb.config import Config
 from kb.facets import SUFFIX as FACETS_SUFFIX
+from kb.shadows import SUFFIX as SHADOW_SUFFIX
 
 FORMAT = "kakehashi-backup"
 FORMAT_VERSION = 1
@@ -163,9 +164,10 @@ def _index_counts(data_dir: Path) -> dict[str, Any]:
     chroma = data_dir / "chroma" / "chroma.sqlite3"
     if chroma.is_file():
         with _readonly(chroma) as db:
-            counts["chunks"] = db.execute(  # passages, not the side collections' records (kb/facets.py)
+            counts["chunks"] = db.execute(  # passages, not the side collections' (kb/facets.py, kb/shadows.py)
                 "SELECT COUNT(*) FROM embeddings e JOIN segments s ON e.segment_id = s.id "
-                "JOIN collections c ON s.collection = c.id WHERE c.name NOT LIKE ?", (f"%{FACETS_SUFFIX}",)
+                "JOIN collections c ON s.collection = c.id WHERE c.name NOT LIKE ? AND c.name NOT LIKE ?",
+                (f"%{FACETS_SUFFIX}", f"%{SHADOW_SUFFIX}%"),
             ).fetchone()[0]
     return counts
 

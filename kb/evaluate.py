@@ -108,6 +108,9 @@ def context_index(contexts: Path, base: Config, cache_root: Path, progress: bool
     config = dataclasses.replace(base, data_dir=cache_root / f"{contexts.stem}-{digest}-{tag}", chroma_host="")
     done = config.data_dir / "complete"
     if done.exists():
+        # Served as ingestion leaves an index: one written by an older version gets its
+        # declarations and language shadows here (kb/facets.py, kb/shadows.py), once.
+        Ingestor(config, progress=False).close()
         return config
     records = load_jsonl(contexts)
     ingestor = Ingestor(config, progress=False)

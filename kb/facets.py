@@ -65,21 +65,10 @@ def side_name(collection_name: str) -> str:
 
 
 def _side(collection: Any, create: bool) -> Any | None:
-    """The side collection, through the same (embedded or HTTP) API as ``collection``; None if absent."""
-    from chromadb.api.models.Collection import Collection
+    """The side collection; None if absent (no writer declared for this collection yet, or re-indexed)."""
+    from kb.store import sibling
 
-    api, name = collection._client, side_name(collection.name)
-    where = {"tenant": collection.tenant, "database": collection.database}
-    try:
-        if create:
-            model = api.get_or_create_collection(name=name, metadata={"kakehashi": "facets"}, **where)
-        else:
-            model = api.get_collection(name=name, **where)
-    except Exception:
-        if create:
-            raise
-        return None  # not created yet (a collection no writer declared for), or dropped by a re-index
-    return Collection(client=api, model=model, embedding_function=None)
+    return sibling(collection, side_name(collection.name), create, {"kakehashi": "facets"})
 
 
 def _record_id(field: str, value: str) -> str:
@@ -120,16 +109,20 @@ def declare(collection: Any, values: Mapping[str, Iterable[str]], known: set[str
         known.update(ids)
 
 
-def read(collection: Any) -> Present | None:
-    """The declared values, or None when the declarations are not known to be complete."""
+def records(collection: Any) -> frozenset[str] | None:
+    """Every record id of the registry (declarations and markers), in one request; None if there is none."""
     side = _side(collection, create=False)
     if side is None:
         return None
     try:
-        ids = side.get(include=[])["ids"]
+        return frozenset(side.get(include=[])["ids"])
     except Exception:  # dropped between the two requests
         return None
-    if COMPLETE not in ids:
+
+
+def present_in(ids: Iterable[str] | None) -> Present | None:
+    """The declared values among registry ``ids``, or None when they are not known to be complete."""
+    if ids is None or COMPLETE not in ids:
         return None
     out: dict[str, set[str]] = {f: set() for f in FIELDS}
     for rid in ids:
@@ -137,6 +130,16 @@ def read(collection: Any) -> Present | None:
         if sep and field in out:
             out[field].add(value)
     return {f: frozenset(v) for f, v in out.items()}
+
+
+def read(collection: Any) -> Present | None:
+    """The declared values, or None when the declarations are not known to be complete."""
+    return present_in(records(collection))
+
+
+def mark(collection: Any, marker: str) -> None:
+    """Add ``marker`` (a record id without ``=``) to the registry: a fact about the collection that only ever becomes true."""
+    _side(collection, create=True).upsert(ids=[marker], embeddings=[[1.0]], metadatas=[{"declared": True}])
 
 
 def ensure_complete(collection: Any, page: int = 5000) -> set[str]:
@@ -169,7 +172,7 @@ def ensure_complete(collection: Any, page: int = 5000) -> set[str]:
                 break
             found[field] |= values_of(other["metadatas"])[field]
     declare(collection, found, have)
-    side.upsert(ids=[COMPLETE], embeddings=[[1.0]], metadatas=[{"declared": True}])
+    mark(collection, COMPLETE)
     have.add(COMPLETE)
     return have
 

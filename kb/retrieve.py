@@ -5,9 +5,10 @@ Two measured problems shape this module:
 * multilingual-e5 prefers passages in the query's own language: a Vietnamese
   question ranks off-topic Vietnamese text above the Japanese passage that
   answers it. So the best passages of each corpus language are gathered
-  (from one deep query, or a ``lang`` filter inside the store for a language
-  it misses) and merged on calibrated cosine: the best Japanese passage
-  competes with the best Vietnamese one instead of with the tenth.
+  (from that language's shadow collection, kb/shadows.py; or, on an index
+  without shadows, a ``lang`` filter inside the store) and merged on
+  calibrated cosine: the best Japanese passage competes with the best
+  Vietnamese one instead of with the tenth.
 * Keyword hits across languages are noise (naive RRF of dense and BM25
   lowers cross-lingual recall on NTREX). So the full keyword query runs only
   against passages in the query's language; other languages are searched
@@ -36,7 +37,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 
-from kb import facets
+from kb import facets, shadows
 from kb.filters import Filters
 from kb.glossary import Glossary
 from kb.keyword import KeywordIndex, bm25_idf
@@ -88,16 +89,16 @@ EXACT_TOP = 10
 """The dense lane's top this-many are exact across languages; deeper ranks barely move a fusion."""
 TWIN_SIMILARITY = 0.88
 """Cosine above which a passage from a document's translation is the same passage."""
+UNKNOWN_SECONDS = 30.0
+"""How long "no complete declarations" (or the collection's size) is trusted; either only picks a strategy."""
 FILTERED_LANES_MAX_CHUNKS = 20000
-"""Up to this many chunks the dense lane asks each corpus language with a ``lang``-filtered query.
+"""Up to this many chunks the lane without shadows asks every other corpus language with a ``lang`` filter.
 
 Measured on the scale bench's collections (bench/scale.md): a ``lang`` filter
 costs Chroma 2-4 ms at 1k chunks and about 25 ms at 10k, but 140-170 ms at
 100k, while an unfiltered query of ``DEEP_POOL`` costs about 30 ms at any size."""
 DEEP_POOL = 300
-"""Depth of the one unfiltered dense query on collections above ``FILTERED_LANES_MAX_CHUNKS``."""
-SIZE_SECONDS = 30.0
-"""How long the collection's size is trusted (it only picks the strategy above, never what is allowed)."""
+"""Depth of its one query above ``FILTERED_LANES_MAX_CHUNKS`` (searches that keep a clause, unshadowed indexes)."""
 
 
 @dataclass(frozen=True)
@@ -251,17 +252,94 @@ class Retriever:
         """
         vector = self._query_vector(query)
         facts = self._facts
-        present = facts.known_present(self.collection)
-        lane = self._dense_lane(query, vector, depth, filters, present)
+        facts.refresh(self.collection)
+        present, langs = facts.present, facts.shadow_langs()
+        lane = self._dense_lane(query, vector, depth, filters, present, langs)
         if filters.elide(present) != filters:  # something was left out: still a no-op?
-            if filters.elide(facts.read_present(self.collection)) != filters.elide(present):
-                lane = self._dense_lane(query, vector, depth, filters, None)
+            facts.read(self.collection)
+            if filters.elide(facts.present) != filters.elide(present):
+                lane = self._dense_lane(query, vector, depth, filters, None, facts.shadow_langs())
         return [(self.weights.dense, lane)]
 
     def _dense_lane(
-        self, query: str, vector: list[float], depth: int, filters: Filters, present: Any
+        self, query: str, vector: list[float], depth: int, filters: Filters, present: Any, langs: Any
     ) -> list[Hit]:
-        """The lane's passages: a deep unfiltered query, plus per-language queries where it falls short.
+        """The lane's passages: each language's best, from its shadow collection (or ``lang`` filters).
+
+        ``langs``: the languages whose shadows are complete (kb/shadows.py),
+        None for an index without them. A query of one language's shadow
+        needs no ``lang`` clause, so it is an unfiltered HNSW query on a
+        fraction of the collection (1-5 ms at 100k chunks, where a
+        ``lang``-filtered query of the whole costs 140-300 ms), and every
+        language's top ``depth`` is exact, not only what one deep query reached.
+        A search that keeps another clause (a tag, a date range, a visibility
+        some chunk does not have) asks the collection with ``lang`` filters
+        instead: Chroma pays for a ``where`` by the records it matches,
+        whichever collection holds them, so the shadows save nothing there,
+        and asking each language's shadow repeats the clause once per language
+        (measured: 10k chunks, public view with a restricted document present,
+        139 -> 188 ms embedded and 366 -> 677 ms through the server).
+        """
+        scoped = filters.elide(present)
+        only = filters.lang if filters.lang and filters.lang != "any" else None
+        query_lang = detect_lang(query)
+        offset = self.weights.cross_lingual_offset if query_lang in CORPUS_LANGS and not only else 0.0
+
+        def calibrated(hit: Hit) -> float:  # score = cosine when one language was asked for
+            return hit.similarity + (offset if hit.lang != query_lang else 0.0)
+
+        lane = None
+        if langs is not None and scoped.with_lang(None).where() is None:
+            lane = self._shadow_lane(vector, depth, scoped, sorted(langs & {only} if only else langs), calibrated)
+        if lane is None:
+            lane = self._filtered_lane(vector, depth, scoped, present, query_lang, only, calibrated)
+        lane = sorted(lane, key=calibrated, reverse=True)[:depth]
+        for hit in lane:
+            hit.score = calibrated(hit)
+        return lane
+
+    def _shadow_lane(
+        self, vector: list[float], depth: int, scoped: Filters, langs: list[str], calibrated: Any
+    ) -> list[Hit] | None:
+        """Each language's top ``depth`` from its shadow, the best ``depth`` read back; None if a shadow failed.
+
+        The shadow query carries every clause but ``lang`` (the shadow holds
+        one language), so filters are enforced inside the store. Only the
+        lane's ``depth`` best (on calibrated cosine) are read back from the
+        collection, which costs Chroma by the id. A hit counts only if the
+        collection still holds the chunk with the metadata the shadow
+        matched: a chunk deleted or rewritten since the shadow's copy (a
+        write in progress, or one a crash cut short) is left out.
+        """
+        where = scoped.with_lang(None).where()
+        found: dict[str, Hit] = {}
+        try:
+            for lang in langs:
+                shadow = self._facts.shadow(self.collection, lang)
+                if shadow is None:  # declared, but no chunk of it was ever written
+                    continue
+                result = shadow.query(query_embeddings=[vector], n_results=depth, where=where,
+                                      include=["metadatas", "distances"])
+                for cid, meta, dist in zip(result["ids"][0], result["metadatas"][0], result["distances"][0]):
+                    found[cid] = hit_from_record(cid, "", meta or {}, 1.0 - float(dist))
+        except Exception:  # dropped by a re-index meanwhile: forget the handles, ask the collection
+            self._facts.forget_shadows()
+            return None
+        best = sorted(found.values(), key=calibrated, reverse=True)[:depth]
+        if not best:
+            return []
+        got = self.collection.get(ids=[hit.chunk_id for hit in best], include=["documents", "metadatas", "embeddings"])
+        return [
+            hit_from_record(cid, text, meta or {}, found[cid].similarity, emb)
+            for cid, text, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+            if (meta or {}) == found[cid].metadata
+        ]
+
+    def _filtered_lane(
+        self, vector: list[float], depth: int, scoped: Filters, present: Any, query_lang: str, only: str | None,
+        calibrated: Any,
+    ) -> list[Hit]:
+        """Without shadows: one query of the collection, then ``lang``-filtered queries where it falls short.
 
         The approximate (HNSW) unfiltered search can miss the one passage in
         the other language that answers, which is what cross-lingual search
@@ -269,25 +347,16 @@ class Retriever:
         ``FILTERED_LANES_MAX_CHUNKS`` chunks a ``lang``-filtered query is
         cheap, so every other corpus language gets one, and the query's own
         language one when passages it did not reach could still enter the
-        lane's top ``EXACT_TOP``. Beyond that a filtered query costs
-        130-400 ms (bench/scale.md), so one query of ``DEEP_POOL`` is asked and
-        a language gets its own query only when a passage the pool missed
-        could still enter the lane's top ``EXACT_TOP``: it scores at most the
+        lane's top ``EXACT_TOP``. Beyond that one query of ``DEEP_POOL`` is
+        asked and a language gets its own query only when a passage the pool
+        missed could still enter the top ``EXACT_TOP``: it scores at most the
         pool's lowest cosine (plus the cross-lingual offset), and it cannot
         pass ``EXACT_TOP`` passages of its own language already in the pool.
-        e5 ranks the query's language first, so the pool is almost all in it
-        and the other language usually still needs its query (16 of 24
-        questions at 100k); the query's own language no longer does.
+        Serves searches that keep a clause, and indexes without shadows.
         """
-        scoped = filters.elide(present)
-        if filters.lang and filters.lang != "any":
-            return self._dense(vector, depth, scoped)  # score = cosine
-        query_lang = detect_lang(query)
+        if only:
+            return self._dense(vector, depth, scoped)
         offset = self.weights.cross_lingual_offset if query_lang in CORPUS_LANGS else 0.0
-
-        def calibrated(hit: Hit) -> float:
-            return hit.similarity + (offset if hit.lang != query_lang else 0.0)
-
         langs = [lang for lang in CORPUS_LANGS if present is None or lang in present.get("lang", (lang,))]
         small = self._facts.size(self.collection) <= FILTERED_LANES_MAX_CHUNKS
         asked = depth * 3 if small else max(DEEP_POOL, depth * 3)
@@ -308,10 +377,7 @@ class Retriever:
             for lang in wanted:
                 for hit in self._dense(vector, depth, scoped.with_lang(lang)):
                     pool.setdefault(hit.chunk_id, hit)
-        lane = sorted(pool.values(), key=calibrated, reverse=True)[:depth]
-        for hit in lane:
-            hit.score = calibrated(hit)
-        return lane
+        return list(pool.values())
 
     def _query_vector(self, query: str) -> list[float]:
         """A question is embedded as a query; a passage used as a query, as a passage.
@@ -409,29 +475,50 @@ class Retriever:
 
 
 class _StoreFacts:
-    """What the dense lane remembers about its collection: the declared facet values and the size."""
+    """What the dense lane remembers about its collection: declared facet values, and whether it is shadowed."""
 
     def __init__(self) -> None:
         self.present: facets.Present | None = None
+        self.shadowed = False
         self._read_at = float("-inf")
+        self._shadows: dict[str, Any] = {}
         self._size = 0
         self._size_at = float("-inf")
 
-    def known_present(self, collection: Any) -> facets.Present | None:
-        """Declared values read less than ``facets.FRESH_SECONDS`` ago (unknown: re-read every ``SIZE_SECONDS``)."""
+    def refresh(self, collection: Any) -> None:
+        """Re-read the registry if older than ``facets.FRESH_SECONDS`` (unknown: ``UNKNOWN_SECONDS``)."""
         age = time.monotonic() - self._read_at
-        if age > (SIZE_SECONDS if self.present is None else facets.FRESH_SECONDS):
-            return self.read_present(collection)
-        return self.present
+        if age > (UNKNOWN_SECONDS if self.present is None else facets.FRESH_SECONDS):
+            self.read(collection)
 
-    def read_present(self, collection: Any) -> facets.Present | None:
-        self.present, self._read_at = facets.read(collection), time.monotonic()
-        return self.present
+    def read(self, collection: Any) -> None:
+        registry = facets.records(collection)  # one request: the declarations and the shadows' marker
+        self.present, self.shadowed = facets.present_in(registry), shadows.is_complete(registry)
+        self._read_at = time.monotonic()
+
+    def shadow_langs(self) -> frozenset[str] | None:
+        """The languages to ask shadow by shadow; None when the shadows do not cover every chunk."""
+        if not self.shadowed or self.present is None:
+            return None
+        langs = self.present.get("lang", frozenset())
+        return langs if all(shadows.nameable(lang) for lang in langs) else None
+
+    def shadow(self, collection: Any, lang: str) -> Any | None:
+        if lang not in self._shadows:
+            found = shadows.open_shadow(collection, lang)
+            if found is None:
+                return None  # asked again next time: a writer creates it before writing its chunks
+            self._shadows[lang] = found
+        return self._shadows[lang]
 
     def size(self, collection: Any) -> int:
-        if time.monotonic() - self._size_at > SIZE_SECONDS:
+        if time.monotonic() - self._size_at > UNKNOWN_SECONDS:
             self._size, self._size_at = int(collection.count()), time.monotonic()
         return self._size
+
+    def forget_shadows(self) -> None:
+        self._shadows.clear()
+        self._read_at = float("-inf")
 
 
 def is_question(query: str) -> bool:

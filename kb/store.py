@@ -35,6 +35,11 @@ class StoreUnavailable(RuntimeError):
 _clients: dict[tuple, Any] = {}
 
 
+def cosine() -> dict[str, Any]:
+    """How every passage-vector collection measures distance (a new dict: Chroma's client adds keys to it)."""
+    return {"hnsw": {"space": "cosine"}}
+
+
 def chroma_client(config: Config):  # -> chromadb.api.ClientAPI
     """One client per data dir or server per process (Chroma wants a singleton)."""
     import chromadb
@@ -72,7 +77,7 @@ def open_store(config: Config, embeddings: Embeddings) -> Chroma:
         collection_name=config.collection,
         embedding_function=embeddings,
         collection_metadata={"embedding_model": model, "embedding_dim": dim},
-        collection_configuration={"hnsw": {"space": "cosine"}},
+        collection_configuration=cosine(),
     )
     meta = store._collection.metadata or {}
     if meta.get("embedding_model") != model or int(meta.get("embedding_dim", dim)) != dim:
@@ -133,12 +138,45 @@ def describe(config: Config) -> str:
 
 
 def drop_collection(config: Config) -> None:
-    """Delete the whole collection (used by ``--reindex`` after a model change)."""
-    from kb import facets
+    """Delete the whole collection (used by ``--reindex`` after a model change), its side collections too.
+
+    The language shadows go after the collection: a crash in between leaves
+    shadows without a collection, which the next writer's backfill ignores
+    (it only runs when the registry that marks them complete is gone too) and
+    the next drop removes.
+    """
+    from kb import facets, shadows
 
     client = chroma_client(config)
     try:
         client.delete_collection(config.collection)
     except Exception:
         pass  # it did not exist
+    shadows.drop(config.collection, client)
     facets.drop(config.collection, client)
+
+
+def sibling(collection: Any, name: str, create: bool, metadata: dict[str, Any], vectors: bool = False) -> Any | None:
+    """The collection ``name`` beside ``collection``, through the same (embedded or HTTP) API; None if absent.
+
+    Side collections (kb/facets.py, kb/shadows.py) must live on the same
+    server and database as the passages they describe, whoever opened them.
+    ``vectors``: it holds passage vectors, so it measures cosine like the
+    main collection.
+    """
+    from chromadb.api.models.Collection import Collection
+
+    api = collection._client
+    where = {"tenant": collection.tenant, "database": collection.database}
+    try:
+        if create:
+            model = api.get_or_create_collection(
+                name=name, metadata=metadata, configuration=cosine() if vectors else None, **where
+            )
+        else:
+            model = api.get_collection(name=name, **where)
+    except Exception:
+        if create:
+            raise
+        return None  # not created yet, or dropped by a re-index
+    return Collection(client=api, model=model, embedding_function=None)

@@ -89,6 +89,7 @@ def test_restore_into_a_new_dir_gives_the_same_hits(archive, tmp_path, corpus_kb
     assert restored.keyword.count() == summary["counts"]["keyword_chunks"]
     for query in QUERIES:
         assert _hits(restored, query) == _hits(corpus_kb, query), query
+    assert restored.retriever._facts.shadow_langs() == {"vi", "ja"}  # served from the restored shadows
 
     # A second restore over it is refused unless forced, and the index is left alone.
     with pytest.raises(RestoreRefused, match="not empty"):

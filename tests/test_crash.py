@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL at random moments, then a re-run, ends in the clean run's index.
 
-The vectors (Chroma), the keyword index (``keyword.sqlite``) and the manifest
+The vectors (Chroma, with its per-language shadow collections), the keyword index (``keyword.sqlite``) and the manifest
 are all compared with an uninterrupted run: same chunk ids and texts, same
 postings statistics, same manifest rows. No duplicates, no orphans, nothing lost.
 
@@ -67,10 +67,15 @@ def snapshot(data_dir: Path) -> dict:
     from kb.embeddings import get_embeddings
     from kb.store import open_store
 
+    from kb import shadows
+
     config = Config.from_env(data_dir=data_dir)
-    got = open_store(config, get_embeddings()).get(include=["documents", "metadatas"])
+    store = open_store(config, get_embeddings())
+    got = store.get(include=["documents", "metadatas"])
     chroma = {i: (text, (meta or {}).get("path"), (meta or {}).get("doc_id")) for i, text, meta in
               zip(got["ids"], got["documents"], got["metadatas"])}
+    langs = {i: (meta or {}).get("lang") for i, meta in zip(got["ids"], got["metadatas"])}
+    shadowed = {lang: set(s.get(include=[])["ids"]) for lang, s in shadows.existing(store._collection).items()}
     db = sqlite3.connect(str(config.keyword_path))
     keyword_rows = db.execute("SELECT chunk_id, path, doc_id, length FROM chunks").fetchall()
     terms = dict(db.execute("SELECT term, df FROM terms WHERE df != 0"))
@@ -86,6 +91,8 @@ def snapshot(data_dir: Path) -> dict:
     return {
         "chroma_count": len(got["ids"]),
         "chroma": chroma,
+        "by_lang": {lang: {i for i, x in langs.items() if x == lang} for lang in set(langs.values())},
+        "shadows": {lang: ids for lang, ids in shadowed.items() if ids},
         "keyword_count": len(keyword_rows),
         "keyword": {row[0]: row[1:] for row in keyword_rows},
         "terms": terms,
@@ -160,6 +167,8 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path, corpus
     assert crashed["chroma_count"] == clean["chroma_count"] == clean_summary["chunks"]
     assert set(crashed["chroma"]) == set(clean["chroma"])
     assert crashed["chroma"] == clean["chroma"]
+    # Each language's shadow (kb/shadows.py) holds exactly its chunks: none missing, no copy a kill left behind.
+    assert crashed["shadows"] == clean["shadows"] == clean["by_lang"]
     assert crashed["keyword_count"] == clean["keyword_count"] == clean["chroma_count"]
     assert crashed["keyword"] == clean["keyword"]
     assert crashed["terms"] == clean["terms"]

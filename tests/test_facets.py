@@ -1,8 +1,8 @@
 """Dropping a visibility clause that excludes nothing (kb/facets.py), and never one that excludes something.
 
 Real ingestion, real Chroma (embedded and ``chroma run``), real embeddings.
-A spy on the collection records every ``where`` the dense lane sends and
-every chunk Chroma returns, so the tests see both that the public view's
+A spy on the collection and its language shadows records every ``where`` the
+dense lane sends and every chunk Chroma returns, so the tests see both that the public view's
 clause is left out while everything is public and that an internal chunk
 never comes back once one exists, even when another replica (a separate
 process with its own data dir) adds it.
@@ -23,82 +23,12 @@ from kb import facets
 from kb.filters import Filters
 from kb.service import KnowledgeBase
 from kb.users import PUBLIC, Principal
+from smalldocs import INTERNAL_VI, PUBLIC_JA, PUBLIC_VI, QUESTION, ingest, write_doc
+from storespy import Spy
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PUBLIC_VI = """---
-id: vi-public-mangrove
-title: Rừng ngập mặn Cần Giờ
-lang: vi
-visibility: public
----
-# Rừng ngập mặn Cần Giờ
-
-Khu dự trữ sinh quyển rừng ngập mặn Cần Giờ được UNESCO công nhận năm 2000. Rừng ngập mặn hấp thụ
-carbon và bảo vệ bờ biển khỏi xói lở.
-"""
-
-PUBLIC_JA = """---
-id: ja-public-heat
-title: 堺市のヒートアイランド対策
-lang: ja
-visibility: public
----
-# ヒートアイランド対策
-
-堺市は、屋上緑化と保水性舗装によってヒートアイランド現象の緩和に取り組んでいる。
-"""
-
-INTERNAL_VI = """---
-id: vi-internal-vault
-title: Ghi chú nội bộ kho VELVETORCHID
-lang: vi
-visibility: internal
----
-# Ghi chú nội bộ
-
-Mã kho hồ sơ rừng ngập mặn Cần Giờ là VELVETORCHID, chỉ dành cho cán bộ của Sở.
-"""
-
-QUESTION = "Mã kho hồ sơ rừng ngập mặn Cần Giờ VELVETORCHID là gì?"
 OFFICIAL = Principal(name="olga", role="official")
-
-
-class Spy:
-    """The collection, recording each query's ``where`` and the chunk ids Chroma returned."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.wheres: list = []
-        self.returned: set[str] = set()
-
-    def __getattr__(self, name):
-        attr = getattr(self._inner, name)
-        if name != "query":
-            return attr
-
-        def query(*args, **kwargs):
-            result = attr(*args, **kwargs)
-            self.wheres.append(kwargs.get("where"))
-            self.returned.update(result["ids"][0])
-            return result
-
-        return query
-
-
-def _write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _ingest(config, *paths: Path) -> None:
-    ingestor = Ingestor(config, progress=False)
-    try:
-        assert ingestor.run(list(paths)).failed == []
-    finally:
-        ingestor.close()
 
 
 def _mentions_visibility(where) -> bool:
@@ -112,7 +42,7 @@ def _internal_ids(kb: KnowledgeBase) -> set[str]:
 def _ingest_elsewhere(config, store_mode: str, folder: Path, tmp_path: Path) -> None:
     """Add ``folder`` from another writer: another process and data dir on the server, another Ingestor embedded."""
     if store_mode == "embedded":  # one embedded store is one process's; the app's own upload lane is this case
-        _ingest(config, folder)
+        ingest(config, folder)
         return
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAKEHASHI_")}
     env.update(KAKEHASHI_DATA_DIR=str(tmp_path / "replica-b"), KAKEHASHI_CHROMA_HOST=config.chroma_host,
@@ -136,44 +66,42 @@ def test_filters_elide_only_clauses_that_cover_every_value_present():
 
 def test_public_view_drops_its_clause_until_another_writer_adds_an_internal_document(store_mode, store_config,
                                                                                     tmp_path):
-    _ingest(store_config, _write(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent,
-            _write(tmp_path / "docs", "ja/heat.md", PUBLIC_JA).parent)
+    ingest(store_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent,
+            write_doc(tmp_path / "docs", "ja/heat.md", PUBLIC_JA).parent)
     assert facets.read(KnowledgeBase(store_config).store._collection) == {
         "visibility": frozenset({"public"}), "lang": frozenset({"vi", "ja"})}
 
     kb = KnowledgeBase(store_config)
-    spy = Spy(kb.retriever.collection)
-    kb.retriever.collection = spy
+    spy = Spy(kb.retriever)
     assert {h.doc_id for h in kb.search(QUESTION, 5)} == {"vi-public-mangrove", "ja-public-heat"}
     assert spy.wheres and not any(_mentions_visibility(w) for w in spy.wheres)  # everything public: dropped
 
-    _ingest_elsewhere(store_config, store_mode, _write(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent,
+    _ingest_elsewhere(store_config, store_mode, write_doc(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent,
                       tmp_path)
     internal = _internal_ids(kb)
     assert internal
-    spy.wheres.clear()
+    spy.clear()
     hits = kb.search(QUESTION, 5)  # the same process, which last saw "everything is public"
     assert "vi-internal-vault" not in {h.doc_id for h in hits}
     assert spy.wheres and all(_mentions_visibility(w) for w in spy.wheres)
     assert not internal & spy.returned  # the internal chunk never even left the store
     # Officials may see internal documents: for them every value present is allowed, so no clause.
-    spy.wheres.clear()
+    spy.clear()
     assert "vi-internal-vault" in {h.doc_id for h in kb.search(QUESTION, 5, principal=OFFICIAL)}
     assert spy.wheres and not any(_mentions_visibility(w) for w in spy.wheres)
 
 
 def test_a_stale_reader_re_asks_with_the_clause_when_a_value_appeared_meanwhile(data_config, tmp_path):
     """The check after the query: a reader that stalled past the writer's grace still never answers with it."""
-    _ingest(data_config, _write(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent)
+    ingest(data_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent)
     kb = KnowledgeBase(data_config)
     kb.search(QUESTION, 5)
     facts = kb.retriever._facts
     stale = facts.present
     assert stale is not None and stale["visibility"] == frozenset({"public"})
-    _ingest(data_config, _write(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
+    ingest(data_config, write_doc(tmp_path / "internal", "vi/vault.md", INTERNAL_VI).parent)
     facts.present, facts._read_at = stale, time.monotonic() + 3600  # as if read just before the write landed
-    spy = Spy(kb.retriever.collection)
-    kb.retriever.collection = spy
+    spy = Spy(kb.retriever)
     hits = kb.search(QUESTION, 5)
     assert "vi-internal-vault" not in {h.doc_id for h in hits}
     assert not _mentions_visibility(spy.wheres[0])  # the first pass trusted the stale values ...
@@ -194,8 +122,7 @@ def test_an_index_without_declarations_is_never_elided_until_ingestion_scans_it(
                       metadatas=[{"lang": "vi", "visibility": "public"}, {"lang": "vi", "visibility": "internal"}])
     assert facets.read(collection) is None
     kb = KnowledgeBase(data_config)
-    spy = Spy(kb.retriever.collection)
-    kb.retriever.collection = spy
+    spy = Spy(kb.retriever)
     kb.retriever.search(QUESTION, 2, PUBLIC.filters(), method="dense")
     assert spy.wheres and all(_mentions_visibility(w) for w in spy.wheres)
     assert "b" not in spy.returned
