@@ -425,10 +425,15 @@ class Ingestor:
     def _replace_chunks(
         self, key: str, chunks: list[Document], summary: Summary, vectors: dict[str, list[float]] | None = None
     ) -> None:
-        existing = set(self.collection.get(where={"path": key}, include=[])["ids"])
+        stored = self.collection.get(where={"path": key}, include=["metadatas"])
+        existing = dict(zip(stored["ids"], stored["metadatas"]))
         wanted = {c.id for c in chunks}
-        missing = [c for c in chunks if c.id not in existing]
-        metadatas = {c.id: chroma_metadata(c.metadata) for c in missing}
+        # A chunk id names its text, not its metadata: re-ingesting an unchanged file with another
+        # visibility (or tags, or title) must rewrite the chunks whose metadata changed, or they
+        # keep the old visibility in the vector store while the keyword index has the new one.
+        metadatas = {c.id: chroma_metadata(c.metadata) for c in chunks}
+        missing = [c for c in chunks if c.id not in existing or existing[c.id] != metadatas[c.id]]
+        metadatas = {c.id: metadatas[c.id] for c in missing}
         facets.declare(self.collection, facets.values_of(metadatas.values()), self._declared)  # before the write
         for start in range(0, len(missing), UPSERT_BATCH):
             batch = missing[start : start + UPSERT_BATCH]
@@ -446,7 +451,7 @@ class Ingestor:
             )
             summary.chunks_written += len(batch)
         # Stale: the file's chunks no longer produced, and shadow copies a crash left without their chunk.
-        stale = (existing | shadows.ids_where(self.collection, {"path": key})) - wanted
+        stale = (set(existing) | shadows.ids_where(self.collection, {"path": key})) - wanted
         shadows.delete(self.collection, stale)
         self.keyword.replace_file(key, [(c.id, c.page_content, c.metadata) for c in chunks])
         bump_generation(self.collection)  # replicas sharing a Chroma server re-sync their keyword index

@@ -93,6 +93,27 @@ def test_rerun_changes_nothing_and_edits_replace_the_whole_file(tmp_path, data_c
     assert texts == ["Nội dung đã sửa về Nghị định 119/2025/NĐ-CP."]
 
 
+def test_re_ingesting_with_another_visibility_rewrites_every_copy(tmp_path, data_config):
+    """The chunk ids name the text, not the visibility: the store and the shadows must follow anyway."""
+    from kb.filters import Filters
+    from kb.service import KnowledgeBase
+    from kb.store import chroma_client
+
+    folder = tmp_path / "docs"
+    write(folder / "a.md", _md("doc-vault", "vi", "Mã kho hồ sơ rừng ngập mặn là VELVETORCHID, chỉ dành cho cán bộ."))
+    _run(data_config, folder)
+    again = _run(data_config, folder, visibility="internal")
+    assert (again.updated, again.embedded) == (1, 0)  # rewritten from the vector cache, not re-embedded
+    client = chroma_client(data_config)
+    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+    for name in [n for n in names if n == data_config.collection or n.startswith(data_config.collection + ".lang.")]:
+        metas = client.get_collection(name).get(where={"doc_id": "doc-vault"}, include=["metadatas"])["metadatas"]
+        assert metas and {m["visibility"] for m in metas} == {"internal"}, name
+    kb = KnowledgeBase(data_config)
+    public = kb.retriever.search("VELVETORCHID mã kho hồ sơ", 5, Filters(visibility=("public",)))
+    assert not [h for h in public if h.doc_id == "doc-vault"]
+
+
 def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path, data_config):
     folder = tmp_path / "docs"
     pdf = write(folder / "report.pdf", pdf_bytes(VI_PAGES, lang="vi"))
