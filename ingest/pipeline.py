@@ -432,9 +432,9 @@ class Ingestor:
         # visibility (or tags, or title) must rewrite the chunks whose metadata changed, or they
         # keep the old visibility in the vector store while the keyword index has the new one.
         metadatas = {c.id: chroma_metadata(c.metadata) for c in chunks}
-        missing = [c for c in chunks if c.id not in existing or existing[c.id] != metadatas[c.id]]
-        metadatas = {c.id: metadatas[c.id] for c in missing}
-        facets.declare(self.collection, facets.values_of(metadatas.values()), self._declared)  # before the write
+        missing = [c for c in chunks if existing.get(c.id) != metadatas[c.id]]  # new, or metadata changed
+        # Declared before the write (kb/facets.py).
+        facets.declare(self.collection, facets.values_of(metadatas[c.id] for c in missing), self._declared)
         for start in range(0, len(missing), UPSERT_BATCH):
             batch = missing[start : start + UPSERT_BATCH]
             texts = [embedding_text(c) for c in batch]

@@ -16,7 +16,7 @@ from typing import Any, Callable, NamedTuple
 from kb.glossary import Glossary
 from kb.messages import answer_lang, message
 from kb.retrieve import ASKS_TERM, Hit, Weights
-from kb.text import detect_lang, split_sentences
+from kb.text import CONTINUES_SENTENCE, detect_lang, split_sentences
 from kb.tokenize import neutral_only, tokens
 
 
@@ -441,10 +441,7 @@ def quotable(sentence: str, heading: str, hit: Hit, position: int) -> bool:
         return False
     if _SOURCE_LINE.match(sentence) or _SOURCES.match((heading or hit.section or "").strip("#• ")):
         return False
-    return not (position == 0 and _CUT_TAIL.match(sentence))
-
-
-_CUT_TAIL = re.compile(r"[a-zà-ỹđ]")
+    return not (position == 0 and CONTINUES_SENTENCE.match(sentence))
 
 
 def _heading_like(sentence: str) -> bool:

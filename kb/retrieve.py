@@ -218,14 +218,13 @@ class Retriever:
             if self.keyword is None:
                 return fused
             weights = self._term_weights(search_tokens(query))
-            bonus, weight = {h.chunk_id: sentence_coverage(weights, h.text) for h in top}, COVERAGE_WEIGHT
             query_lang = detect_lang(query)
-            own = [bonus[h.chunk_id] for h in top if h.lang == query_lang]
-            for hit in top:
-                if hit.lang != query_lang and query_lang in CORPUS_LANGS:
-                    # Another language's passage cannot share the question's words: it is not
-                    # pushed below the best passage of the asker's language for that.
-                    bonus[hit.chunk_id] = max(own, default=0.0)
+            mixed = query_lang in CORPUS_LANGS  # else (English) every passage is matched word for word
+            own = {h.chunk_id: sentence_coverage(weights, h.text) for h in top if not mixed or h.lang == query_lang}
+            # Another language's passage cannot share the question's words: it is not pushed
+            # below the best passage of the asker's language for that (nor tokenised for nothing).
+            best = max(own.values(), default=0.0)
+            bonus, weight = {h.chunk_id: own.get(h.chunk_id, best) for h in top}, COVERAGE_WEIGHT
         else:
             numbers = set(neutral_only(tokens(query)))
             bonus, weight = {h.chunk_id: shared_numbers(numbers, h.text) for h in top}, NUMBERS_WEIGHT

@@ -150,7 +150,7 @@ _ABBREVIATIONS = {"tp.", "mr.", "mrs.", "ms.", "dr.", "no.", "co.", "ltd.", "inc
 def _unwrap(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
-        if out and _WRAPPED.search(out[-1]) and "|" not in out[-1] and _CONTINUES.match(line):
+        if out and _WRAPPED.search(out[-1]) and "|" not in out[-1] and CONTINUES_SENTENCE.match(line):
             out[-1] = out[-1].rstrip() + " " + line.lstrip()
         else:
             out.append(line)
@@ -159,7 +159,7 @@ def _unwrap(lines: list[str]) -> list[str]:
 
 _WRAPPED = re.compile(r"[^\s.!?。！？:：;；|]\s*$")
 """A line that stops mid-sentence (no closing punctuation, not a table row)."""
-_CONTINUES = re.compile(r"\s*[a-zà-ỹđ]")
+CONTINUES_SENTENCE = re.compile(r"\s*[a-zà-ỹđ]")
 """A line that carries on a sentence: it starts with a lower-case Latin letter (Vietnamese included)."""
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}\.)+\d{0,2}$")
 
