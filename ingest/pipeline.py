@@ -7,10 +7,11 @@ chunks that are no longer produced, and mark it ``ok``. Every step can be
 repeated, so a run killed at any point and run again ends in the same index
 as an uninterrupted run.
 
-:meth:`Ingestor.run` pipelines this: a loader thread reads, parses and chunks
-the next files while the calling thread embeds and writes, and the chunks of
-the files that are ready are embedded together in one length-sorted batch
-before each is written under its own begin/commit (see ``_pipelined``).
+:meth:`Ingestor.run` pipelines this in three stages: a loader thread reads,
+parses and chunks the next files; an embedder thread embeds the new chunk
+texts of the files that are ready, together, in one length-sorted batch; and
+meanwhile the calling thread writes the batch before, each file under its own
+begin/commit (see ``_pipelined``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import queue
 import threading
 import time
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -130,6 +132,8 @@ class Ingestor:
         self.progress = progress
         self.on_progress = on_progress
         self.prefetch = PREFETCH_FILES
+        self._embedder: ThreadPoolExecutor | None = None  # only while run() is pipelining
+        self._in_flight: _Batch | None = None
         self._sync_keyword_index()
         # Searches drop a visibility or language clause that excludes nothing only while every
         # value stored is declared (kb/facets.py); an index filled before that is scanned once here.
@@ -191,17 +195,20 @@ class Ingestor:
             return summary
 
     def _pipelined(self, files: list[Path], summary: Summary, visibility: str | None, bar) -> None:
-        """Parse ahead in a loader thread; embed the ready files together; write each in turn.
+        """Parse ahead in a loader thread; embed the ready files together in an embedder
+        thread; write the previous batch meanwhile, one file at a time and in order.
 
-        Why: embedding one file at a time gives small batches, and the cores
-        idle while the next file is parsed. Here the loader (``_Loader``) stays
-        up to ``prefetch`` files ahead. Whenever it has nothing new ready (or
-        ``EMBED_GROUP_TEXTS`` new texts are waiting), the waiting files' new
-        chunk texts are embedded as one length-sorted batch, then each file is
-        written exactly as before -- manifest ``begin``, upserts, stale deletes,
-        keyword index, ``commit`` -- one file at a time and in order. Embedding
-        only fills the embedding cache, so a crash between the batch and the
-        writes loses time, never consistency: crash safety stays per file.
+        Why three stages: each alone leaves cores idle. Embedding one file at a
+        time gives small batches, so the loader (``_Loader``) stays up to
+        ``prefetch`` files ahead, and whenever it has nothing new ready (or
+        ``EMBED_GROUP_TEXTS`` new texts are waiting) the waiting files' new
+        chunk texts go to the embedder as one batch. The Chroma and keyword
+        writes (about a tenth of a cold run) then overlap the next batch's
+        embedding instead of following it: ONNX Runtime and Chroma's writer
+        both release the GIL. Every write stays in this thread -- manifest
+        ``begin``, upserts, stale deletes, keyword index, ``commit`` -- and
+        embedding only fills the embedding cache, so a crash between a batch
+        and its writes loses time, never consistency: crash safety stays per file.
         """
         previous = {}
         for path in files:  # the loader thread must not touch this thread's SQLite connections
@@ -209,17 +216,18 @@ class Ingestor:
                 previous[str(path.resolve())] = self.manifest.get(str(path.resolve()))
         loader = _Loader(self, files, previous, visibility, self.prefetch)
         pending: list[_Prepared] = []
+        self._embedder = ThreadPoolExecutor(1, thread_name_prefix="kakehashi-embed") if self.prefetch else None
         try:
             for index in range(len(files)):
                 item = loader.take(wait=False)
-                if item is None:  # nothing new ready: embed and write what is waiting meanwhile
+                if item is None:  # nothing new ready: send what is waiting to the embedder meanwhile
                     self._flush(pending, summary, bar)
                     item = loader.take(wait=True)
                 bar.set_description_str(_short(item.path))
                 if self.on_progress:
                     self.on_progress(index, len(files), str(item.path))
                 if item.crash is not None:
-                    self._flush(pending, summary, bar)
+                    self._flush(pending, summary, bar, last=True)
                     raise item.crash
                 if item.chunks is None:  # unchanged, or refused before chunking
                     self._ingest_one(item, summary, visibility)
@@ -228,27 +236,48 @@ class Ingestor:
                 pending.append(item)
                 if not self.prefetch or sum(len(p.chunks or ()) for p in pending) >= EMBED_GROUP_TEXTS:
                     self._flush(pending, summary, bar)
-            self._flush(pending, summary, bar)
+            self._flush(pending, summary, bar, last=True)
         finally:
             loader.stop()
+            if self._embedder is not None:
+                self._embedder.shutdown(wait=True, cancel_futures=True)
+            self._embedder, self._in_flight = None, None
 
-    def _flush(self, pending: list[_Prepared], summary: Summary, bar) -> None:
-        """Embed the new chunk texts of ``pending`` in one batch, then write each file."""
-        if not pending:
-            return
-        texts: list[str] = []
-        for item in pending:
-            existing = set(self.collection.get(where={"path": item.key}, include=[])["ids"])
-            texts.extend(embedding_text(c) for c in item.chunks or () if c.id not in existing)
-        # One call for all of them (the engine sorts by length and batches); a huge
-        # single file is instead embedded upsert batch by upsert batch, as it comes.
-        vectors = dict(zip(texts, self._embed(texts, summary))) if len(texts) <= 4 * EMBED_GROUP_TEXTS else {}
-        for item in pending:
+    def _flush(self, pending: list[_Prepared], summary: Summary, bar, last: bool = False) -> None:
+        """Start embedding ``pending``'s new chunk texts; write the batch embedded before meanwhile.
+
+        ``last`` also writes the batch just started (the end of the run).
+        """
+        batch = None
+        if pending:
+            texts: list[str] = []
+            for item in pending:
+                existing = set(self.collection.get(where={"path": item.key}, include=[])["ids"])
+                texts.extend(embedding_text(c) for c in item.chunks or () if c.id not in existing)
+            if len(texts) <= 4 * EMBED_GROUP_TEXTS:
+                before = self._in_flight.embedding if self._in_flight else None
+                in_flight = set(before.todo) if before else set()
+                batch = _Batch(list(pending), self._start_embedding(texts, in_flight))
+            else:
+                # A huge single file: embedded upsert batch by upsert batch as it is written,
+                # after the batch in flight (one embedding at a time).
+                batch = _Batch(list(pending), None)
+            pending.clear()
+        previous, self._in_flight = self._in_flight, batch
+        if previous is not None:
+            self._write_batch(previous, summary, bar)
+        if batch is not None and (last or batch.embedding is None):
+            self._in_flight = None
+            self._write_batch(batch, summary, bar)
+
+    def _write_batch(self, batch: "_Batch", summary: Summary, bar) -> None:
+        vectors = dict(zip(batch.embedding.texts, self._finish_embedding(batch.embedding, summary))) \
+            if batch.embedding is not None else {}
+        for item in batch.items:
             item.vectors = vectors
             self._ingest_one(item, summary, item.visibility)
             item.chunks = item.vectors = None  # free the texts
             bar.update(1)
-        pending.clear()
 
     def _ingest_one(self, item: "_Prepared", summary: Summary, visibility: str | None) -> None:
         path = item.path
@@ -458,20 +487,48 @@ class Ingestor:
 
     def _embed(self, texts: list[str], summary: Summary) -> list[list[float]]:
         """Embed only what the cache lacks; identical texts are embedded once."""
+        return self._finish_embedding(self._start_embedding(texts, run_now=True), summary)
+
+    def _start_embedding(
+        self, texts: list[str], in_flight: set[str] = frozenset(), run_now: bool = False
+    ) -> "_Embedding":
+        """Look ``texts`` up in the cache; hand what it lacks to the embedder thread (or embed it now).
+
+        ``in_flight`` texts are being embedded for the batch before: they are
+        left to it and read back from the cache when this batch is finished,
+        so a text repeated across batches is still embedded once.
+        """
         cached = self.manifest.cached_vectors(self.model, texts)
-        todo = sorted({t for t in texts if t not in cached}, key=len)  # similar lengths batch well
-        if todo:
-            counted = getattr(self.embeddings, "embed_documents_counted", None)
-            if counted is not None:  # the engine tokenises anyway: no second pass to count
-                fresh, tokens = counted(todo)
-            else:
-                fresh = self.embeddings.embed_documents(todo)
-                tokens = sum(self.embeddings.count_tokens(t) for t in todo)
-            self.manifest.store_vectors(self.model, zip(todo, fresh))
-            cached.update(zip(todo, fresh))
-            summary.embedded += len(todo)
+        todo = sorted({t for t in texts if t not in cached and t not in in_flight}, key=len)  # similar lengths batch well
+        job = _Embedding(texts, cached, todo)
+        if not todo:
+            return job
+        if run_now or self._embedder is None:
+            job.future = Future()
+            job.future.set_result(self._embed_fresh(todo))
+        else:
+            job.future = self._embedder.submit(self._embed_fresh, todo)
+        return job
+
+    def _embed_fresh(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """(vectors, tokens): the engine's own work, safe to run in the embedder thread."""
+        counted = getattr(self.embeddings, "embed_documents_counted", None)
+        if counted is not None:  # the engine tokenises anyway: no second pass to count
+            return counted(texts)
+        return self.embeddings.embed_documents(texts), sum(self.embeddings.count_tokens(t) for t in texts)
+
+    def _finish_embedding(self, job: "_Embedding", summary: Summary) -> list[list[float]]:
+        """Wait for ``job``'s vectors, cache them, and return one per text, in order."""
+        if job.future is not None:
+            fresh, tokens = job.future.result()
+            self.manifest.store_vectors(self.model, zip(job.todo, fresh))
+            job.cached.update(zip(job.todo, fresh))
+            summary.embedded += len(job.todo)
             summary.embedded_tokens += tokens
-        return [cached[t] for t in texts]
+        late = [t for t in job.texts if t not in job.cached]  # embedded by the batch before
+        if late:
+            job.cached.update(self.manifest.cached_vectors(self.model, late))
+        return [job.cached[t] for t in job.texts]
 
     # ------------------------------------------------------------------ removal
     def remove_path(self, key: str) -> int:
@@ -531,6 +588,24 @@ class _Prepared:
     error: LoadError | None = None
     crash: BaseException | None = None
     vectors: dict[str, list[float]] | None = None
+
+
+@dataclass
+class _Embedding:
+    """Texts to embed: those the cache held, those it lacked, and the future of the latter."""
+
+    texts: list[str]
+    cached: dict[str, list[float]]
+    todo: list[str]
+    future: Future | None = None
+
+
+@dataclass
+class _Batch:
+    """Ready files whose new chunk texts are embedded together (``embedding`` None: as they are written)."""
+
+    items: list[_Prepared]
+    embedding: _Embedding | None
 
 
 class _Loader:

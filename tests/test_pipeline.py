@@ -148,6 +148,54 @@ def test_identical_text_is_embedded_once(tmp_path, data_config):
     assert summary.embedded == 1
 
 
+def test_a_batch_is_written_while_the_next_one_is_embedded(tmp_path, data_config, monkeypatch):
+    """Three stages: the writes of one batch overlap the embedding of the next, and a text
+    repeated in the next batch while the first is still being embedded is embedded once."""
+    import threading
+
+    import ingest.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "EMBED_GROUP_TEXTS", 1)  # one file per batch
+    folder = tmp_path / "docs"
+    shared = "Đoạn văn này xuất hiện trong cả hai tệp kế tiếp nhau."
+    write(folder / "a.md", _md("a", "vi", shared, title="Chung"))
+    write(folder / "b.md", _md("b", "vi", shared, title="Chung"))  # same embedding input, next batch
+    write(folder / "c.md", _md("c", "vi", "Tệp thứ ba nói về điện mặt trời mái nhà.", title="Ba"))
+    ingestor = Ingestor(data_config, progress=False)
+    written = threading.Event()
+    calls: list[tuple[str, int]] = []
+    inner = ingestor.embeddings
+
+    class Embedder:
+        """The real engine; a call after the first waits until the main thread has written a file."""
+
+        def embed_documents_counted(self, texts: list[str]) -> tuple[list[list[float]], int]:
+            calls.append((threading.current_thread().name, len(texts)))
+            if len(calls) > 1:
+                assert written.wait(20), "the previous batch was not written while this one was embedded"
+            return inner.embed_documents_counted(texts)
+
+        def __getattr__(self, name: str):
+            return getattr(inner, name)
+
+    original = ingestor._ingest_one
+
+    def ingest_one(*args, **kwargs):
+        original(*args, **kwargs)
+        written.set()
+
+    ingestor.embeddings = Embedder()
+    monkeypatch.setattr(ingestor, "_ingest_one", ingest_one)
+    try:
+        summary = ingestor.run([folder])
+    finally:
+        ingestor.close()
+    assert summary.failed == [] and summary.added == 3 and summary.chunks_written == 3
+    assert summary.embedded == sum(n for _, n in calls) == 2  # the shared text once, c.md once
+    assert all(name.startswith("kakehashi-embed") for name, _ in calls), calls
+    assert {m["doc_id"] for m in ingestor.collection.get(include=["metadatas"])["metadatas"]} == {"a", "b", "c"}
+
+
 def test_duplicate_document_ids_are_refused(tmp_path, data_config):
     folder = tmp_path / "docs"
     write(folder / "one.md", _md("same-id", "vi", "Một."))
