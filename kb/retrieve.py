@@ -94,7 +94,8 @@ A translation has about as many of e5's tokens as its source (XLM-R's vocabulary
 languages): on the 549 NTREX passage pairs, log(tokens vi / tokens ja) has mean 0.05 and standard
 deviation 0.14, while the passages that beat a translation are often much shorter or longer (a
 one-line quote sits near every short passage). Hits correct at rank 1 of 549 on NTREX, hybrid, from the
-fused lists (numbers at 0.1, decimal commas read as points, quoted speech a passage; all (even / odd) passages), without it and at 0.1, 0.2, 0.3, 0.5, 0.7, 1.0:
+fused lists (numbers at 0.1, decimal commas read as points, quoted speech a passage; all (even / odd)
+passages), without it and at 0.1, 0.2, 0.3, 0.5, 0.7, 1.0:
 ja→vi 538 (269 / 269), 539, 541, 541 (269 / 272), 541, 541, 539 (267 / 272); vi→ja 540 (269 / 271), 540,
 542, 544 (273 / 271), 544, 543, 535 (269 / 266). 0.3 is in the middle of the plateau."""
 GLOSSARY_TAG = "glossary"
@@ -570,9 +571,9 @@ def is_question(query: str) -> bool:
 
 
 def _is_quoted_speech(text: str) -> bool:
-    """Text that ends where a quotation closes after a full stop (「…願う。」, "… of him."”) is a passage.
+    """Text that ends where a quotation closes after a full stop (「…願う。」, “… tôi.”) is a passage.
 
-    Nobody asks a search box a question that way, but a quoted remark is often short, or
+    A question typed into a search box seldom ends so, but a quoted remark is often short, or
     several short sentences, or holds a word that asks (何が起こったのか, いつも), which made
     such passages read as questions (6 of the 11 NTREX Japanese passages that did, embedded
     with the ``query:`` prefix). A quote that closes on a question mark or on か still asks.
@@ -633,12 +634,12 @@ def shared_numbers(numbers: set[str], text: str) -> float:
     return len(ours & theirs) / len(union) if union else 0.0
 
 
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+
+
 def _decimal_point(term: str) -> str:
     """``n:7,5`` -> ``n:7.5``: a separator still inside a number is a decimal one (thousands ones are gone)."""
     return _DECIMAL_COMMA.sub(".", term)
-
-
-_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 
 
 def length_mismatch(expected: int, tokens_of_hit: Any) -> float:
