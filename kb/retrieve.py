@@ -252,16 +252,23 @@ class Retriever:
         """For a passage used as the query: how much each hit looks like its translation.
 
         A translation keeps the passage's numbers, codes and acronyms, and about as many of
-        e5's tokens. The length is compared with at most a chunk's worth of tokens: the
-        translation of a longer passage was cut into chunks.
+        e5's tokens. Length is judged only in another language than the query's: a passage
+        in the same one is no translation, and a question that reads as a passage (context,
+        then the question: 26 of JSQuAD's first 1500) is much shorter than its answer
+        (judging those too cost JSQuAD hybrid R@1 0.913 -> 0.912). The length is compared
+        with at most a chunk's worth of tokens: the translation of a longer passage was cut
+        into chunks.
         """
         numbers = set(neutral_only(tokens(query)))
         count = getattr(self.embeddings, "count_tokens", None)
-        expected = min(count(query), self.chunk_tokens or math.inf) if count else None
+        query_lang = detect_lang(query)
+        expected = None
+        if count and any(hit.lang != query_lang for hit in top):
+            expected = min(count(query), self.chunk_tokens or math.inf)
         out = {}
         for hit in top:
             score = NUMBERS_WEIGHT * shared_numbers(numbers, hit.text)
-            if expected:
+            if expected and hit.lang != query_lang:
                 score -= LENGTH_WEIGHT * length_mismatch(expected, hit.metadata.get("n_tokens"))
             out[hit.chunk_id] = score
         return out

@@ -165,6 +165,16 @@ def test_the_second_stage_prefers_the_translation_as_long_as_the_passage():
     assert [h.chunk_id for h in retriever._rescore(passage, hits)] == ["twin", "quote"]
 
 
+def test_length_is_judged_only_in_another_language_than_the_querys():
+    # A question that reads as a passage (context, then the question) is much shorter than the
+    # passage answering it, in its own language: that is no sign of a poor match.
+    retriever = Retriever(collection=None, embeddings=_Counter(), keyword=None)
+    query = "梅雨の期間中ほとんど雨が降らない場合がある。このような梅雨のことをなんというか？"
+    hits = [_hit("answer", "ja", "空梅雨とは、梅雨の期間中に雨がほとんど降らない場合を言う。" * 5, 1.0, n_tokens=300),
+            _hit("short", "ja", "梅雨の話。", 0.95, n_tokens=len(query))]
+    assert retriever._translation_likeness(query, hits) == {"answer": 0.0, "short": 0.0}
+
+
 def test_a_passage_longer_than_a_chunk_expects_whole_chunks():
     # Its translation was cut into chunks of at most ``chunk_tokens``: a whole chunk is no mismatch.
     retriever = Retriever(collection=None, embeddings=_Counter(), keyword=None, chunk_tokens=20)
