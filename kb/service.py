@@ -84,7 +84,10 @@ class KnowledgeBase:
             from kb.rerank import CrossEncoderReranker
 
             reranker = CrossEncoderReranker(self.config.reranker)
-        return Retriever(self.store._collection, self.embeddings, self.keyword, reranker=reranker)
+        return Retriever(
+            self.store._collection, self.embeddings, self.keyword, reranker=reranker,
+            chunk_tokens=self.config.chunk_tokens,
+        )
 
     def as_langchain_retriever(
         self, k: int = 5, filters: Filters | None = None, principal: Principal = PUBLIC

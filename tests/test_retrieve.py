@@ -12,7 +12,7 @@ import pytest
 
 from kb.filters import Filters
 from kb.keyword import KeywordIndex
-from kb.retrieve import Hit, Retriever, is_question, sentence_coverage, shared_numbers
+from kb.retrieve import Hit, Retriever, is_question, length_mismatch, sentence_coverage, shared_numbers
 from kb.tokenize import neutral_only, search_tokens, tokens
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,10 @@ def test_keyword_index_replaces_files_atomically_and_filters_in_sql(tmp_path):
     ("Kể tên một nhánh cao cấp của Toyota.", True),
     ("Một số người bất tuân dân sự cảm thấy cần phải thừa nhận điều gì.", True),
     ("堺市とバリア・ブンタウ省の覚書はいつ署名されたか", True),
+    ("私たちは負かされました。」", False),  # quoted speech, however short
+    ("彼女と子供に何が起こったのかわからない。 無事であることを願う。」", False),  # asks nothing, holds 何
+    ("Ông nói: \"Tôi sẽ không bình luận gì về việc đó.\"", False),
+    ("検索エンジン最適化は、周辺の要因への対処と、もうひとつは何か。」", True),  # closes on か: still asks
 ])
 def test_a_one_sentence_statement_is_a_passage_not_a_question(text, asks):
     assert is_question(text) is asks
@@ -88,9 +92,27 @@ def test_shared_numbers_is_the_overlap_of_numbers_codes_and_acronyms():
     assert shared_numbers(numbers, "Năm 2019 có 300 người tham gia.") == pytest.approx(1 / 4)
 
 
-def _hit(chunk_id: str, lang: str, text: str, score: float) -> Hit:
+def test_shared_numbers_reads_a_decimal_comma_as_a_decimal_point():
+    numbers = set(neutral_only(tokens("失業率は7.5%に上がった。")))
+    assert shared_numbers(numbers, "Tỷ lệ thất nghiệp tăng lên 7,5%.") == 1.0
+
+
+def test_length_mismatch_is_the_log_ratio_of_token_counts():
+    assert length_mismatch(100, 100) == 0.0
+    assert length_mismatch(100, 50) == pytest.approx(length_mismatch(100, 200))
+    assert length_mismatch(100, None) == 0.0  # a hit that does not say is not judged
+
+
+def _hit(chunk_id: str, lang: str, text: str, score: float, n_tokens: int | None = None) -> Hit:
     return Hit(doc_id=chunk_id, chunk_id=chunk_id, title="", source="", page=None, lang=lang, score=score,
-               text=text, similarity=score)
+               text=text, similarity=score, metadata={} if n_tokens is None else {"n_tokens": n_tokens})
+
+
+class _Counter:
+    """Counts a text's tokens as its characters (the second stage only asks for counts)."""
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
 
 
 def test_the_second_stage_prefers_the_passage_answering_in_one_sentence(tmp_path):
@@ -130,7 +152,43 @@ def test_the_second_stage_prefers_the_translation_sharing_the_passages_numbers()
     assert [h.chunk_id for h in retriever._rescore(passage, hits)] == ["twin", "other"]
 
 
+def test_the_second_stage_prefers_the_translation_as_long_as_the_passage():
+    # A one-line quote sits near every short passage in e5's space; the translation of a
+    # three-sentence passage has about as many tokens as the passage.
+    retriever = Retriever(collection=None, embeddings=_Counter(), keyword=None)
+    passage = "書類が漏れたのか? ああ、何。 いいえ、私は本当にひどいボディランゲージを見た。"
+    hits = [
+        _hit("quote", "vi", "Bạn đã lập kế hoạch chưa.", 1.0, n_tokens=10),
+        _hit("twin", "vi", "Bà có để lộ thông tin không? Sao cơ. Không, tôi đã thấy ngôn ngữ cơ thể tệ.", 0.9,
+             n_tokens=len(passage)),
+    ]
+    assert [h.chunk_id for h in retriever._rescore(passage, hits)] == ["twin", "quote"]
+
+
+def test_length_is_judged_only_in_another_language_than_the_querys():
+    # A question that reads as a passage (context, then the question) is much shorter than the
+    # passage answering it, in its own language: that is no sign of a poor match.
+    retriever = Retriever(collection=None, embeddings=_Counter(), keyword=None)
+    query = "梅雨の期間中ほとんど雨が降らない場合がある。このような梅雨のことをなんというか？"
+    hits = [_hit("answer", "ja", "空梅雨とは、梅雨の期間中に雨がほとんど降らない場合を言う。" * 5, 1.0, n_tokens=300),
+            _hit("short", "ja", "梅雨の話。", 0.95, n_tokens=len(query))]
+    assert retriever._translation_likeness(query, hits) == {"answer": 0.0, "short": 0.0}
+
+
+def test_a_passage_longer_than_a_chunk_expects_whole_chunks():
+    # Its translation was cut into chunks of at most ``chunk_tokens``: a whole chunk is no mismatch.
+    retriever = Retriever(collection=None, embeddings=_Counter(), keyword=None, chunk_tokens=20)
+    passage = "これは気候変動についての長い報告書の一文です。" * 6
+    hits = [_hit("stub", "vi", "Câu ngắn.", 1.0, n_tokens=5), _hit("chunk", "vi", "Một đoạn dài.", 0.9, n_tokens=20)]
+    assert retriever._translation_likeness(passage, hits)["chunk"] == 0.0
+    assert [h.chunk_id for h in retriever._rescore(passage, hits)] == ["chunk", "stub"]
+
+
 # ------------------------------------------------------------------ on the corpus
+def test_the_retriever_knows_the_indexes_chunk_size(corpus_kb):
+    assert corpus_kb.retriever.chunk_tokens == corpus_kb.config.chunk_tokens
+
+
 @pytest.mark.parametrize("query, expected", [
     ("nghi dinh 06 2022", {"vi-05-vietnam-framework", "ja-05-vietnam-framework"}),
     ("896/QĐ-TTg", {"vi-05-vietnam-framework", "ja-05-vietnam-framework"}),
