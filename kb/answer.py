@@ -99,8 +99,8 @@ def extractive_answer(
     if _ASKS_NAME.search(question) and not any(names_asked(query, c) for c in candidates):
         return not_found(question, lang, hits)  # asked for a name and no evidence sentence names anyone
     chosen = _select(candidates, query)
-    if max(query.coverage(c.terms, c.hit.lang) for c in chosen) < SENTENCE_SUPPORT:
-        return not_found(question, lang, hits)  # passages near the topic, no sentence about the question
+    if not any(query.same_language(c.hit.lang) or query.named_in(set(tokens(c.hit.text)), c.hit.lang) for c in chosen):
+        return not_found(question, lang, hits)  # other-language passages that share only a year with it
     said = (chosen[0].hit, chosen[0].sentence) if states_unknown(chosen[0].sentence) else _unknown_asked(query, evidence)
     if said is not None:
         # The documents themselves say this is not known: refuse, and show where they say so.
@@ -170,6 +170,8 @@ _ASKS_NAME = re.compile(
     r"氏名|名前|社名|企業名|会社名|họ tên|tên (?:công ty|doanh nghiệp|người)|công ty nào|doanh nghiệp nào"
     r"|\bname of\b|which company", re.I)
 """Asks for a name outright. "Who applies?" can be answered by a role; "give the name" cannot."""
+_FIGURE = re.compile(r"n:[\d.,/%]+$")
+"""A neutral term that is only a number (a year, an amount): it links unrelated passages."""
 _QUESTION_WORDS = set(
     "w:gi w:gì w:nao w:nào w:bao w:nhieu w:nhiêu w:khi w:ai w:dau w:đâu w:sao w:the w:thế w:nhu w:như "
     "w:what w:which w:who w:when w:how w:何 w:いつ w:どこ w:誰 w:どの w:どう w:為る w:ある w:いる w:成る w:言う"
@@ -186,13 +188,6 @@ set the sentences that do share 0.11-0.39; a speaker's name on a slide about ano
 def names_asked(query: "QueryProfile", candidate: "_Candidate") -> bool:
     """Whether ``candidate`` names someone (or a company) and is about what the question asks."""
     return query.answers(candidate.sentence) and query.coverage(candidate.terms, candidate.hit.lang) >= NAME_TOPIC
-
-
-SENTENCE_SUPPORT = 0.03
-"""The best quoted sentence must share this much of the question's terms (rarity-weighted, through
-the glossary across languages). Passages can be near a question's topic without one sentence being
-about it: on the own evaluation set, an out-of-scope question on loan interest rates was answered
-with sentences sharing 0.015 (a year); the weakest answered questions' sentences share 0.046-0.085."""
 
 
 def _is_question_word(term: str) -> bool:
@@ -263,13 +258,26 @@ class QueryProfile:
         """Whether text in ``lang`` can be matched word for word (English questions match any)."""
         return lang == self.lang or self.lang not in ("vi", "ja")
 
+    def named_in(self, text_terms: set[str], lang: str) -> bool:
+        """Whether a text in another language shares more than figures with the question.
+
+        Across languages, a passage near the topic (Vietnamese housing loans, a Japanese
+        note on 2025 decrees) can share with the question nothing but a year. What ties
+        it to the question is a name or term: a glossary translation, an acronym, a reference.
+        """
+        figures = {t for t in self.terms if _FIGURE.match(t)}
+        named = QueryProfile(
+            {t: w for t, w in self.terms.items() if t not in figures}, self.bridges, self.lang)
+        return named.coverage(text_terms, lang) > 0
+
     def coverage(self, text_terms: set[str], lang: str) -> float:
         """Rarity-weighted share of the question's terms found in ``text_terms``, of a text in ``lang``.
 
         In another language a term is found as itself only if it is language-neutral
         (a number, a reference, an acronym), or through the glossary: "Osaka Gas" is
-        found in a Japanese passage that says 大阪ガス. The share is of the whole
-        question either way, so the two languages' passages compare directly.
+        found in a Japanese passage that says 大阪ガス, and in part where part of a
+        translation occurs. The share is of the whole question either way, so the two
+        languages' passages compare directly.
         """
         total = sum(self.terms.values())
         if not total:
@@ -278,10 +286,14 @@ class QueryProfile:
             return sum(w for t, w in self.terms.items() if t in text_terms) / total
         bridge = self.bridges.get(lang, {})
         neutral = set(neutral_only(list(self.terms)))
-        return sum(
-            w for t, w in self.terms.items()
-            if (t in neutral and t in text_terms) or any(found <= text_terms for found in bridge.get(t, ()))
-        ) / total
+
+        def found(term: str) -> float:
+            if term in neutral:
+                return float(term in text_terms)
+            # A translation found in part ("補助" of JCM設備補助事業) is partial evidence.
+            return max((len(spelling & text_terms) / len(spelling) for spelling in bridge.get(term, ()) if spelling), default=0.0)
+
+        return sum(w * found(t) for t, w in self.terms.items()) / total
 
 
 @dataclass
@@ -317,13 +329,16 @@ def answer_units(text: str) -> list[Unit]:
     only that a list follows, so it is quoted with its items. A table row
     ("2024 | 24 | 18") says nothing without its header ("Năm tài khóa | Số hồ
     sơ | Số dự án được chọn"), so it is quoted cell by cell with the
-    header's labels, and its words count for matching the question. The
-    items and rows stay units of their own too, for questions about one.
+    header's labels, and its words count for matching the question. A
+    slide's title is quoted with the short lines under it (see
+    :func:`_labels_after`). The items and rows stay units of their own too,
+    for questions about one.
     """
     sentences = split_sentences(text)
     units: list[Unit] = []
     header: list[str] | None = None
     heading = ""
+    labelled_until = 0  # a slide's lines already quoted under its title are not titles themselves
     for i, sentence in enumerate(sentences):
         cells = _CELL.split(sentence.strip("| ")) if "|" in sentence else []
         if len(cells) >= 2:
@@ -351,8 +366,39 @@ def answer_units(text: str) -> list[Unit]:
                 continue
         if _heading_like(sentence):
             heading = sentence
+        labels = _labels_after(sentences, i) if i >= labelled_until and _is_label(sentence) else []
+        if len(labels) >= 2:
+            units.append(Unit("\n".join([sentence, *labels]), (sentence, *labels), heading))
+            labelled_until = i + 1 + len(labels)
         units.append(Unit(sentence, (sentence,), heading))
     return units
+
+
+def _labels_after(sentences: list[str], i: int) -> list[str]:
+    """The short unpunctuated lines right after the heading ``sentences[i]``: a slide's bullets.
+
+    Slide text arrives without bullet marks, and each line alone is too short to
+    state anything ("Circular – tuần hoàn (循環都市)"); under their title
+    ("Tầm nhìn "thành phố 4C"") they are the list the slide is about.
+    """
+    if _SOURCES.match(sentences[i].strip("#• ")):
+        return []
+    labels: list[str] = []
+    for following in sentences[i + 1 : i + 1 + MAX_LIST_ITEMS]:
+        if not _is_label(following):
+            break
+        labels.append(following)
+    return labels
+
+
+def _is_label(line: str) -> bool:
+    """A short line that is not a sentence, a list item or a table row."""
+    line = line.strip()
+    return not ("|" in line or _LIST_ITEM.match(line) or len(line) > MAX_LABEL_CHARS or _ENDS_SENTENCE.search(line))
+
+
+MAX_LABEL_CHARS = 80
+_ENDS_SENTENCE = re.compile(r"[.。!?！？:：;；]$")
 
 
 def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) -> list[_Candidate]:
