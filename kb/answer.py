@@ -307,6 +307,7 @@ class _Candidate:
     """The passage's own sentences it is made of (what the citation highlights)."""
 
 
+_PAGE_NUMBER = re.compile(r"^\s*(?:\d+\s*/\s*\d+|-?\s*\d+\s*-?|p\.\s*\d+)\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[•・●◦▪*\-–]|\(?\d{1,2}[.)）]|[①-⑳])\s*")
 MAX_LIST_ITEMS = 8
 _CELL = re.compile(r"\s*\|\s*")
@@ -319,6 +320,9 @@ class Unit(NamedTuple):
     """The passage's sentences it is made of."""
     heading: str = ""
     """The nearest heading above it in the passage: what it is about when it does not say."""
+    cut: bool = False
+    """A list that may go on in the next chunk: it runs to the passage's end, or its last item
+    ends in ";" (the chunk boundary, often a page break, cut it)."""
 
 
 def answer_units(text: str) -> list[Unit]:
@@ -362,7 +366,9 @@ def answer_units(text: str) -> list[Unit]:
                     break
                 items.append(following)
             if items:
-                units.append(Unit("\n".join([sentence, *items]), (sentence, *items), heading))
+                rest = sentences[i + 1 + len(items):]
+                cut = items[-1].rstrip().endswith((";", "；", ",", "、")) or all(_PAGE_NUMBER.match(r) for r in rest)
+                units.append(Unit("\n".join([sentence, *items]), (sentence, *items), heading, cut))
                 continue
         if _heading_like(sentence):
             heading = sentence
@@ -422,7 +428,7 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
         if used == EVIDENCE_PASSAGES:
             break
         before = len(out)
-        for position, (sentence, sources, heading) in enumerate(answer_units(hit.text)):
+        for position, (sentence, sources, heading, cut) in enumerate(answer_units(hit.text)):
             if not quotable(sentence, heading, hit, position, query.wants == "term"):
                 continue
             heading = heading or hit.section or ""
@@ -433,7 +439,7 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
             # the FY2024 call without saying so: the heading's words count, at half weight.
             in_context = terms | set(tokens(heading)) if heading else terms
             lexical = (query.coverage(terms, hit.lang) + query.coverage(in_context, hit.lang)) / 2
-            answers_type = query.answers(sentence)
+            answers_type = query.answers(sentence) and not (cut and query.wants == "list")  # a list cut short
             score = W_LEXICAL * lexical + W_PASSAGE * passage_score + (W_TYPE if answers_type else 0.0)
             if query.years and (found := years_in(sentence) or years_in(heading)) and not found & query.years:
                 score -= W_OTHER_YEAR  # about another year than the one asked for
