@@ -218,3 +218,9 @@ def test_a_list_cut_by_the_chunk_boundary_is_marked():
     assert cut[0].cut  # its last item promises more, and nothing but a page number follows
     whole = answer_units("Bốn hình ảnh đô thị:\n• Thành phố khử carbon\n• Thành phố hợp tác\nHết danh sách.")
     assert not whole[0].cut
+
+
+def test_the_sentence_after_a_chosen_one_completes_it(corpus_kb):
+    # "…100 kW未満の…余剰電力をEVNに販売できる。販売できる量は、実際の設置容量の20%まで…"
+    answer = corpus_kb.ask("政令135/2024/NĐ-CPでは、屋根置き太陽光の余剰電力をEVNにどこまで売電できますか？")
+    assert answer.found and "100 kW" in answer.answer and "20%" in answer.answer, answer.answer
