@@ -214,6 +214,9 @@ class QueryProfile:
     """Everything the question asks for, in order ("when, and under which resolution?")."""
     years: frozenset[int] = frozenset()
     """The years the question names: sentences about other years are less likely its answer."""
+    unseen_terms: frozenset[str] = frozenset()
+    """The question's terms no indexed passage holds as written ("w:osaka_gas" when only
+    Japanese documents name 大阪ガス)."""
 
     @property
     def wants(self) -> str | None:
@@ -241,6 +244,7 @@ class QueryProfile:
             kinds=tuple(name for name, pattern in _WANTS if pattern.search(question)),
             lang=lang,
             unseen=unseen / total if total else 0.0,
+            unseen_terms=frozenset(t for t in terms if n and df.get(t, 0) == 0),
             answer_terms=tuple(dict.fromkeys(answer_terms)),
             years=years_in(question),
         )
@@ -269,6 +273,12 @@ class QueryProfile:
         named = QueryProfile(
             {t: w for t, w in self.terms.items() if t not in figures}, self.bridges, self.lang)
         return named.coverage(text_terms, lang) > 0
+
+    def bridges_unseen(self, text_terms: set[str], lang: str) -> bool:
+        """Whether a text in another language holds, through the glossary, a term of the question
+        that no passage holds as written: then it is about what the asker's language never names."""
+        bridge = self.bridges.get(lang, {})
+        return any(spelling <= text_terms for t in self.unseen_terms for spelling in bridge.get(t, ()))
 
     def coverage(self, text_terms: set[str], lang: str) -> float:
         """Rarity-weighted share of the question's terms found in ``text_terms``, of a text in ``lang``.
@@ -422,6 +432,8 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
         same = query.same_language(hit.lang)
         typed = query.answers(hit.text)
         score = P_RANK / (1 + rank) + P_COVER * coverage + P_MEANING * _meaning(query, hit) + (P_TYPE if typed else 0.0)
+        if not same and query.bridges_unseen(set(tokens(hit.text)), hit.lang):
+            score += P_BRIDGED
         passages.append((score, rank, hit, same))
     passages.sort(key=lambda p: -p[0])
     out: list[_Candidate] = []
@@ -451,6 +463,10 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
     return out
 
 
+P_BRIDGED = 0.2
+"""For an other-language passage naming, through the glossary, what no passage names in the asker's
+words ("Osaka Gas": only a Japanese guide says 大阪ガス): passages of the asker's language on the
+topic are close in meaning, but cannot be about it."""
 P_RANK, P_COVER, P_MEANING, P_TYPE = 0.1, 0.2, 0.9, 0.1
 """Passage weights. Meaning (calibrated cosine) outweighs word overlap, which cannot see across
 languages: measured on the own evaluation set, moving weight from overlap relative to the best

@@ -224,3 +224,11 @@ def test_the_sentence_after_a_chosen_one_completes_it(corpus_kb):
     # "…100 kW未満の…余剰電力をEVNに販売できる。販売できる量は、実際の設置容量の20%まで…"
     answer = corpus_kb.ask("政令135/2024/NĐ-CPでは、屋根置き太陽光の余剰電力をEVNにどこまで売電できますか？")
     assert answer.found and "100 kW" in answer.answer and "20%" in answer.answer, answer.answer
+
+
+def test_a_name_only_the_other_language_holds_leads_to_its_passage(corpus_kb):
+    # Only the Japanese subsidy guide names 大阪ガス; Vietnamese JCM passages are close in meaning.
+    answer = corpus_kb.ask("Osaka Gas đã triển khai dự án điện mặt trời mái nhà công suất bao nhiêu trong khu công nghiệp "
+                           "theo dự án mô hình JCM?")
+    assert answer.found and "9.8 MW" in answer.answer, answer.answer
+    assert "ja-12-jcm-subsidy-guide" in {c.doc_id for c in answer.citations}
