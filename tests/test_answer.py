@@ -193,7 +193,7 @@ def test_questions_near_the_topic_that_the_documents_do_not_answer_are_refused(c
 def test_the_glossary_names_the_partnerships_actors_in_both_languages(corpus_kb):
     glossary = corpus_kb.retriever.glossary()
     assert "大阪ガス" in glossary.translate("Osaka Gas lắp điện mặt trời ở đâu?", "vi").get("ja", [])
-    assert "GEC" in glossary.translate("地球環境センターの役割は？", "ja").get("vi", [])
+    assert "JETRO" in glossary.translate("日本貿易振興機構の役割は？", "ja").get("vi", [])
     assert "合同委員会" not in glossary.translate("Dự án JCM là gì?", "vi").get("ja", [])  # "(JCM)" qualifies, not spells
 
 
