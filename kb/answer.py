@@ -214,6 +214,8 @@ class QueryProfile:
     """Everything the question asks for, in order ("when, and under which resolution?")."""
     years: frozenset[int] = frozenset()
     """The years the question names: sentences about other years are less likely its answer."""
+    glossed: bool = False
+    """Whether a glossary was at hand: without one, no other-language term can be matched."""
     unseen_terms: frozenset[str] = frozenset()
     """The question's terms no indexed passage holds as written ("w:osaka_gas" when only
     Japanese documents name 大阪ガス)."""
@@ -241,6 +243,7 @@ class QueryProfile:
         return cls(
             terms={t: weight(t) for t in terms},
             bridges=bridges,
+            glossed=bool(context.glossary and context.glossary.entries),
             kinds=tuple(name for name, pattern in _WANTS if pattern.search(question)),
             lang=lang,
             unseen=unseen / total if total else 0.0,
@@ -269,6 +272,8 @@ class QueryProfile:
         note on 2025 decrees) can share with the question nothing but a year. What ties
         it to the question is a name or term: a glossary translation, an acronym, a reference.
         """
+        if not self.glossed:
+            return True  # with no glossary to match names through, there is nothing to judge by
         figures = {t for t in self.terms if _FIGURE.match(t)}
         named = QueryProfile(
             {t: w for t, w in self.terms.items() if t not in figures}, self.bridges, self.lang)

@@ -232,3 +232,12 @@ def test_a_name_only_the_other_language_holds_leads_to_its_passage(corpus_kb):
                            "theo dự án mô hình JCM?")
     assert answer.found and "9.8 MW" in answer.answer, answer.answer
     assert "ja-12-jcm-subsidy-guide" in {c.doc_id for c in answer.citations}
+
+
+def test_without_a_glossary_other_language_evidence_is_not_judged_by_names():
+    glossary = Glossary([Entry({"vi": ("bản ghi nhớ",), "ja": ("覚書",)})])
+    passage = set(tokens("Hai bên ký bản ghi nhớ ngày 6/12/2023."))
+    with_glossary = QueryProfile.build("堺市が協力覚書を結んだのはいつ？", "ja", AnswerContext(glossary=glossary))
+    assert with_glossary.named_in(passage, "vi")
+    assert not with_glossary.named_in(set(tokens("Ngày 6/12/2023.")), "vi")  # a date alone ties nothing
+    assert QueryProfile.build("堺市が協力覚書を結んだのはいつ？", "ja", AnswerContext()).named_in(passage, "vi")
