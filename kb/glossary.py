@@ -83,15 +83,25 @@ class Glossary:
 
     def translate(self, query: str, source_lang: str) -> dict[str, list[str]]:
         """Glossary terms of other languages for the terms that occur in ``query``."""
-        folded = _fold(query)
         out: dict[str, list[str]] = {}
-        for entry in self.entries:
-            spellings = entry.terms.get(source_lang, ())
-            if any(_occurs(_fold(s), folded, source_lang) for s in spellings):
-                for lang, others in entry.terms.items():
-                    if lang != source_lang:
-                        out.setdefault(lang, []).extend(others)
+        for _, others in self.matches(query, source_lang):
+            for lang, spellings in others.items():
+                out.setdefault(lang, []).extend(spellings)
         return {lang: list(dict.fromkeys(terms)) for lang, terms in out.items()}
+
+    def matches(self, query: str, source_lang: str) -> list[tuple[str, dict[str, tuple[str, ...]]]]:
+        """(the spelling that occurs in ``query``, the entry's spellings in the other languages) per entry.
+
+        Answers use the pairing to tell which of the question's words a passage in
+        another language matches ("Osaka Gas" by 大阪ガス), not merely that it matches some.
+        """
+        folded = _fold(query)
+        out: list[tuple[str, dict[str, tuple[str, ...]]]] = []
+        for entry in self.entries:
+            found = [s for s in entry.terms.get(source_lang, ()) if _occurs(_fold(s), folded, source_lang)]
+            if found:
+                out.append((found[0], {lang: terms for lang, terms in entry.terms.items() if lang != source_lang}))
+        return out
 
 
     def pairs(self, text: str, source_lang: str, target_lang: str) -> list[tuple[str, str]]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kb.answer import AnswerContext, QueryProfile, answer_units, years_in
+from kb.answer import AnswerContext, QueryProfile, _Candidate, answer_units, names_asked, quotable, years_in
+from kb.glossary import Entry, Glossary
 from kb.messages import message
+from kb.retrieve import Hit
+from kb.tokenize import tokens
 
 
 @pytest.mark.parametrize("question, lang, wants", [
@@ -130,3 +133,111 @@ def test_source_lists_and_headings_are_not_quoted(corpus_kb):
     for line in answer.answer.splitlines():
         assert not line.lstrip("• ").startswith(("city.sakai", "kouiki")), line
         assert "Chiến lược Môi trường Sakai (2021) [" not in line  # a heading with its year
+
+
+def _row(text: str, lang: str, tags: tuple[str, ...] = ()) -> Hit:
+    return Hit(doc_id="d", chunk_id=text[:20], title="", source="", page=None, lang=lang, score=1.0, text=text,
+               metadata={"tags": list(tags)})
+
+
+def test_words_of_the_question_count_in_the_other_language_through_the_glossary():
+    glossary = Glossary([Entry({"vi": ("Tập đoàn Osaka Gas", "Osaka Gas"), "ja": ("大阪ガス",), "en": ("Osaka Gas",)})])
+    profile = QueryProfile.build("Osaka Gas lắp đặt những gì?", "vi", AnswerContext(glossary=glossary))
+    in_japanese = profile.coverage(set(tokens("大阪ガスの事業")), "ja")
+    in_vietnamese = profile.coverage(set(tokens("Osaka Gas")), "vi")
+    # "Osaka Gas" found as 大阪ガス weighs what it weighs in the question's own language: the two
+    # languages' passages compare directly (an English gloss does not dilute the Japanese match).
+    assert in_japanese > 0 and in_japanese == pytest.approx(in_vietnamese)
+    assert profile.coverage(set(tokens("東京ガスの事業")), "ja") < in_japanese  # ガス alone is part of the name
+
+
+def test_glossary_rows_answer_only_what_a_term_is_called():
+    row = _row("Trung tâm Môi trường Toàn cầu (GEC) | 地球環境センター(GEC) | Global Environment Centre Foundation",
+               "vi", ("glossary",))
+    assert not quotable(row.text, "", row, 1)  # "who runs the calls?" is not answered by a translation
+    assert quotable(row.text, "", row, 1, asks_term=True)
+    assert quotable(row.text, "", _row(row.text, "vi"), 1)
+
+
+def test_a_name_counts_only_in_a_sentence_about_the_question():
+    profile = QueryProfile.build("覚書に署名した代表者の氏名を教えてください。", "ja", AnswerContext())
+    speaker = "Ông Hayashi Tomoya – Trưởng bộ phận Kế hoạch, thành phố Sakai"
+    signer = "覚書には市長の永藤英機氏が署名した。"
+    assert not names_asked(profile, _Candidate(_row(speaker, "vi"), speaker, set(tokens(speaker)), 1.0))
+    assert names_asked(profile, _Candidate(_row(signer, "ja"), signer, set(tokens(signer)), 1.0))
+
+
+def test_the_answer_ranked_below_glossary_rows_is_still_evidence(corpus_kb):
+    # Glossary rows and a source list rank above the notice that names who opened the workshop.
+    answer = corpus_kb.ask('Ai phát biểu khai mạc buổi thảo luận chuyên đề "Hướng tới trung hòa carbon vào năm 2050" ngày 25/7?')
+    assert answer.found and "Phạm Quốc Đăng" in answer.answer, answer.answer
+    # The decree that amended it ranks 7th, below two glossary rows and the glossary's sources.
+    amended = corpus_kb.ask("Nghị định nào quy định về giảm nhẹ phát thải khí nhà kính và bảo vệ tầng ô-dôn, "
+                            "và nghị định nào sửa đổi nó năm 2025?")
+    assert "119/2025/NĐ-CP" in " ".join(c.text for c in amended.citations)
+
+
+@pytest.mark.parametrize("question, lang", [
+    # Japanese passages on 2025 decrees and markets share only the year with these.
+    ("Lãi suất cho vay mua nhà ở xã hội tại Thành phố Hồ Chí Minh năm 2025 là bao nhiêu?", "vi"),
+    ("Lãi suất cho vay mua ô tô tại Hà Nội năm 2025 là bao nhiêu?", "vi"),
+    # The framework document says the revised plan's capacities by source are not covered.
+    ("改定PDP8（決定768/QĐ-TTg）で定められた、2030年の太陽光発電と洋上風力発電の設備容量はそれぞれ何MWですか？", "ja"),
+    ("改定PDP8で定められた2030年の陸上風力発電とバイオマス発電の設備容量は何MWですか？", "ja"),
+])
+def test_questions_near_the_topic_that_the_documents_do_not_answer_are_refused(corpus_kb, question, lang):
+    answer = corpus_kb.ask(question)
+    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+
+
+def test_the_glossary_names_the_partnerships_actors_in_both_languages(corpus_kb):
+    glossary = corpus_kb.retriever.glossary()
+    assert "大阪ガス" in glossary.translate("Osaka Gas lắp điện mặt trời ở đâu?", "vi").get("ja", [])
+    assert "JETRO" in glossary.translate("日本貿易振興機構の役割は？", "ja").get("vi", [])
+    assert "合同委員会" not in glossary.translate("Dự án JCM là gì?", "vi").get("ja", [])  # "(JCM)" qualifies, not spells
+
+
+def test_a_slide_title_is_quoted_with_its_short_lines():
+    slide = ('Tầm nhìn "thành phố 4C"\nCarbon neutral – trung hòa carbon\nCircular – tuần hoàn\nCooperation – hợp tác\n\n'
+             "Chúng tôi tóm tắt hình ảnh đô thị tương lai bằng bốn chữ C.")
+    units = answer_units(slide)
+    assert units[0].text == 'Tầm nhìn "thành phố 4C"\nCarbon neutral – trung hòa carbon\nCircular – tuần hoàn\nCooperation – hợp tác'
+    assert sum("\n" in unit.text for unit in units) == 1  # the lines under the title start no list of their own
+    # A heading over one label and a sentence is no list.
+    assert all("\n" not in u.text for u in answer_units("1. Các mốc\nThành phố mô hình (2009)\nTháng 1/2009, Sakai được chọn."))
+    assert all("\n" not in u.text for u in answer_units("Nguồn\nxaydungtoday.vn bài 1\nbaomoi.net.vn bài 2"))
+
+
+def test_a_slide_list_answers_a_list_question(corpus_kb):
+    answer = corpus_kb.ask('Mô hình "thành phố 4C" của Sakai gồm những chữ C nào?')
+    assert answer.found and all(c in answer.answer for c in ("Carbon neutral", "Circular", "Comfortable", "Cooperation"))
+
+
+def test_a_list_cut_by_the_chunk_boundary_is_marked():
+    cut = answer_units("Bốn hình ảnh đô thị:\n• Thành phố khử carbon;\n• Thành phố tuần hoàn;\n1 / 5")
+    assert cut[0].cut  # its last item promises more, and nothing but a page number follows
+    whole = answer_units("Bốn hình ảnh đô thị:\n• Thành phố khử carbon\n• Thành phố hợp tác\nHết danh sách.")
+    assert not whole[0].cut
+
+
+def test_the_sentence_after_a_chosen_one_completes_it(corpus_kb):
+    # "…100 kW未満の…余剰電力をEVNに販売できる。販売できる量は、実際の設置容量の20%まで…"
+    answer = corpus_kb.ask("政令135/2024/NĐ-CPでは、屋根置き太陽光の余剰電力をEVNにどこまで売電できますか？")
+    assert answer.found and "100 kW" in answer.answer and "20%" in answer.answer, answer.answer
+
+
+def test_a_name_only_the_other_language_holds_leads_to_its_passage(corpus_kb):
+    # Only the Japanese subsidy guide names 大阪ガス; Vietnamese JCM passages are close in meaning.
+    answer = corpus_kb.ask("Osaka Gas đã triển khai dự án điện mặt trời mái nhà công suất bao nhiêu trong khu công nghiệp "
+                           "theo dự án mô hình JCM?")
+    assert answer.found and "9.8 MW" in answer.answer, answer.answer
+    assert "ja-12-jcm-subsidy-guide" in {c.doc_id for c in answer.citations}
+
+
+def test_without_a_glossary_other_language_evidence_is_not_judged_by_names():
+    glossary = Glossary([Entry({"vi": ("bản ghi nhớ",), "ja": ("覚書",)})])
+    passage = set(tokens("Hai bên ký bản ghi nhớ ngày 6/12/2023."))
+    with_glossary = QueryProfile.build("堺市が協力覚書を結んだのはいつ？", "ja", AnswerContext(glossary=glossary))
+    assert with_glossary.named_in(passage, "vi")
+    assert not with_glossary.named_in(set(tokens("Ngày 6/12/2023.")), "vi")  # a date alone ties nothing
+    assert QueryProfile.build("堺市が協力覚書を結んだのはいつ？", "ja", AnswerContext()).named_in(passage, "vi")
