@@ -200,9 +200,9 @@ class Ingestor:
 
         Why three stages: each alone leaves cores idle. Embedding one file at a
         time gives small batches, so the loader (``_Loader``) stays up to
-        ``prefetch`` files ahead, and whenever it has nothing new ready (or
+        ``prefetch`` files ahead, and whenever the embedder is free (or
         ``EMBED_GROUP_TEXTS`` new texts are waiting) the waiting files' new
-        chunk texts go to the embedder as one batch. The Chroma and keyword
+        chunk texts go to it as one batch (``_next_file``). The Chroma and keyword
         writes (about a tenth of a cold run) then overlap the next batch's
         embedding instead of following it: ONNX Runtime and Chroma's writer
         both release the GIL. Every write stays in this thread -- manifest
@@ -219,10 +219,7 @@ class Ingestor:
         self._embedder = ThreadPoolExecutor(1, thread_name_prefix="kakehashi-embed") if self.prefetch else None
         try:
             for index in range(len(files)):
-                item = loader.take(wait=False)
-                if item is None:  # nothing new ready: send what is waiting to the embedder meanwhile
-                    self._flush(pending, summary, bar)
-                    item = loader.take(wait=True)
+                item = self._next_file(loader, pending, summary, bar)
                 bar.set_description_str(_short(item.path))
                 if self.on_progress:
                     self.on_progress(index, len(files), str(item.path))
@@ -242,6 +239,26 @@ class Ingestor:
             if self._embedder is not None:
                 self._embedder.shutdown(wait=True, cancel_futures=True)
             self._embedder, self._in_flight = None, None
+
+    def _next_file(self, loader: "_Loader", pending: list[_Prepared], summary: Summary, bar) -> "_Prepared":
+        """The next parsed file; while it is not ready, keep the embedder busy, in batches as large as it allows.
+
+        Why wait rather than flush at once: the loader parses plain text far
+        faster than the embedder embeds it, so sending whatever is ready gave
+        batches of four or five files, and small batches embed about a tenth
+        slower (bench/ingest.md). So files gather while the batch in flight is
+        embedded, and go as soon as the embedder is free.
+        """
+        while True:
+            item = loader.take(wait=False)
+            if item is not None:
+                return item
+            if self._in_flight is None or self._in_flight.done():
+                self._flush(pending, summary, bar)  # the embedder is free: send what is waiting
+                return loader.take(wait=True)
+            item = loader.take(wait=True, timeout=0.05)
+            if item is not None:
+                return item
 
     def _flush(self, pending: list[_Prepared], summary: Summary, bar, last: bool = False) -> None:
         """Start embedding ``pending``'s new chunk texts; write the batch embedded before meanwhile.
@@ -607,6 +624,11 @@ class _Batch:
     items: list[_Prepared]
     embedding: _Embedding | None
 
+    def done(self) -> bool:
+        """Whether the embedder has finished this batch (or has nothing to do for it)."""
+        job = self.embedding
+        return job is None or job.future is None or job.future.done()
+
 
 class _Loader:
     """Runs :meth:`Ingestor._prepare` over the files, in order, up to ``prefetch`` ahead.
@@ -647,14 +669,14 @@ class _Loader:
             if self._stopped.is_set() or item.crash is not None:
                 return
 
-    def take(self, wait: bool) -> _Prepared | None:
-        """The next file's result; ``None`` if ``wait`` is False and it is not ready yet."""
+    def take(self, wait: bool, timeout: float | None = None) -> _Prepared | None:
+        """The next file's result; ``None`` if it is not ready (``wait`` False) or not within ``timeout``."""
         if self._thread is None:
             path = self._files[self._next]
             self._next += 1
             return self._one(path)
         try:
-            return self._queue.get(block=wait)
+            return self._queue.get(block=wait, timeout=timeout)
         except queue.Empty:
             return None
 
