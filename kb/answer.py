@@ -91,15 +91,17 @@ def extractive_answer(
     query = QueryProfile.build(question, lang, context)
     evidence = hits[:EVIDENCE_HITS]
     # Tokenising a passage (Sudachi for Japanese) is the costly step: once per passage.
-    coverages = [query.coverage(set(tokens(h.text)), h.lang) for h in evidence]
-    candidates = _candidates(query, evidence, coverages)
+    passage_terms = [set(tokens(h.text)) for h in evidence]
+    coverages = [query.coverage(terms, h.lang) for terms, h in zip(passage_terms, evidence)]
+    candidates = _candidates(query, evidence, coverages, passage_terms)
     strength = evidence_strength(query, evidence, coverages) if candidates else 0.0
     if not candidates or strength < context.threshold:
         return not_found(question, lang, hits)
     if _ASKS_NAME.search(question) and not any(names_asked(query, c) for c in candidates):
         return not_found(question, lang, hits)  # asked for a name and no evidence sentence names anyone
     chosen = _select(candidates, query)
-    if not any(query.same_language(c.hit.lang) or query.named_in(set(tokens(c.hit.text)), c.hit.lang) for c in chosen):
+    terms_of = {h.chunk_id: terms for h, terms in zip(evidence, passage_terms)}
+    if not any(query.same_language(c.hit.lang) or query.named_in(terms_of[c.hit.chunk_id], c.hit.lang) for c in chosen):
         return not_found(question, lang, hits)  # other-language passages that share only a year with it
     said = (chosen[0].hit, chosen[0].sentence) if states_unknown(chosen[0].sentence) else _unknown_asked(query, evidence)
     if said is not None:
@@ -424,7 +426,9 @@ MAX_LABEL_CHARS = 80
 _ENDS_SENTENCE = re.compile(r"[.。!?！？:：;；]$")
 
 
-def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) -> list[_Candidate]:
+def _candidates(
+    query: QueryProfile, hits: list[Hit], coverages: list[float], passage_terms: list[set[str]]
+) -> list[_Candidate]:
     """Sentences of the best passages, scored.
 
     Passages are chosen first (retrieval rank and how much of the question
@@ -433,11 +437,11 @@ def _candidates(query: QueryProfile, hits: list[Hit], coverages: list[float]) ->
     whether they hold what is asked for.
     """
     passages = []
-    for rank, (hit, coverage) in enumerate(zip(hits, coverages)):
+    for rank, (hit, coverage, terms) in enumerate(zip(hits, coverages, passage_terms)):
         same = query.same_language(hit.lang)
         typed = query.answers(hit.text)
         score = P_RANK / (1 + rank) + P_COVER * coverage + P_MEANING * _meaning(query, hit) + (P_TYPE if typed else 0.0)
-        if not same and query.bridges_unseen(set(tokens(hit.text)), hit.lang):
+        if not same and query.bridges_unseen(terms, hit.lang):
             score += P_BRIDGED
         passages.append((score, rank, hit, same))
     passages.sort(key=lambda p: -p[0])
