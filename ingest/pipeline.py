@@ -288,8 +288,9 @@ class Ingestor:
             self._write_batch(batch, summary, bar)
 
     def _write_batch(self, batch: "_Batch", summary: Summary, bar) -> None:
-        vectors = dict(zip(batch.embedding.texts, self._finish_embedding(batch.embedding, summary))) \
-            if batch.embedding is not None else {}
+        vectors: dict[str, list[float]] = {}  # none for a huge file: embedded as it is written
+        if batch.embedding is not None:
+            vectors = dict(zip(batch.embedding.texts, self._finish_embedding(batch.embedding, summary)))
         for item in batch.items:
             item.vectors = vectors
             self._ingest_one(item, summary, item.visibility)
