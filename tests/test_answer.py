@@ -241,3 +241,15 @@ def test_without_a_glossary_other_language_evidence_is_not_judged_by_names():
     assert with_glossary.named_in(passage, "vi")
     assert not with_glossary.named_in(set(tokens("Ngày 6/12/2023.")), "vi")  # a date alone ties nothing
     assert QueryProfile.build("堺市が協力覚書を結んだのはいつ？", "ja", AnswerContext()).named_in(passage, "vi")
+
+
+def test_a_vietnamese_question_asked_of_japanese_documents_only_is_answered_through_the_glossary(corpus_kb):
+    """With only Japanese passages allowed, "Thành phố mô hình môi trường" reaches 環境モデル都市
+    through the glossary; without that row the search returned source lists and glossary notes."""
+    from kb.filters import Filters
+
+    question = "Thành phố Sakai được Chính phủ Nhật Bản công nhận là Thành phố mô hình môi trường từ khi nào?"
+    answer = corpus_kb.ask(question, filters=Filters(lang="ja"))
+    assert answer.found and answer.lang == "vi", answer.answer
+    assert "2009" in answer.answer and "環境モデル都市" in answer.answer, answer.answer
+    assert {c.lang for c in answer.citations} == {"ja"}
