@@ -35,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from kb.filters import Filters
 from kb.tokenize import tokens
@@ -187,14 +187,19 @@ class KeywordIndex:
     # ------------------------------------------------------------------ writes
     def replace_file(self, path: str, chunks: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Make ``path``'s chunks exactly ``chunks`` (chunk_id, text, metadata), atomically."""
-        rows = [(cid, Counter(tokens(text)), meta) for cid, text, meta in chunks]
+        self.replace_files({path: chunks})
+
+    def replace_files(self, files: Mapping[str, Iterable[tuple[str, str, dict[str, Any]]]]) -> None:
+        """:meth:`replace_file` for several files in one transaction (ingestion writes a batch at once)."""
+        rows = {path: [(cid, Counter(tokens(text)), meta) for cid, text, meta in chunks] for path, chunks in files.items()}
         with self._write_lock:
             db = self._db()
             db.execute("BEGIN IMMEDIATE")
             try:
-                self._delete_where(db, "path = ?", (path,))
-                for chunk_id, counts, meta in rows:
-                    self._insert(db, chunk_id, path, counts, meta)
+                for path, file_rows in rows.items():
+                    self._delete_where(db, "path = ?", (path,))
+                    for chunk_id, counts, meta in file_rows:
+                        self._insert(db, chunk_id, path, counts, meta)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

@@ -254,7 +254,7 @@ def test_a_half_replaced_file_that_turns_bad_leaves_no_chunks(tmp_path, data_con
     def die(*args, **kwargs):  # the process dies after the vectors, before keywords and manifest
         raise Killed()
 
-    monkeypatch.setattr(ingestor.keyword, "replace_file", die)
+    monkeypatch.setattr(ingestor.keyword, "replace_files", die)
     with pytest.raises(Killed):
         ingestor.run([folder])
     monkeypatch.undo()

@@ -178,14 +178,14 @@ def test_a_batch_is_written_while_the_next_one_is_embedded(tmp_path, data_config
         def __getattr__(self, name: str):
             return getattr(inner, name)
 
-    original = ingestor._ingest_one
+    original = ingestor._commit
 
-    def ingest_one(*args, **kwargs):
+    def commit(*args, **kwargs):
         original(*args, **kwargs)
         written.set()
 
     ingestor.embeddings = Embedder()
-    monkeypatch.setattr(ingestor, "_ingest_one", ingest_one)
+    monkeypatch.setattr(ingestor, "_commit", commit)
     try:
         summary = ingestor.run([folder])
     finally:
@@ -194,6 +194,57 @@ def test_a_batch_is_written_while_the_next_one_is_embedded(tmp_path, data_config
     assert summary.embedded == sum(n for _, n in calls) == 2  # the shared text once, c.md once
     assert all(name.startswith("kakehashi-embed") for name, _ in calls), calls
     assert {m["doc_id"] for m in ingestor.collection.get(include=["metadatas"])["metadatas"]} == {"a", "b", "c"}
+
+
+def test_a_batch_of_small_files_is_upserted_in_one_call_after_all_are_marked_indexing(
+    tmp_path, data_config, monkeypatch
+):
+    """A Chroma upsert costs about 40 ms however small, so a batch's files are written together;
+    write-ahead still holds: every file of a write is ``indexing`` before its first chunk is written."""
+    import time
+
+    import ingest.pipeline as pipeline
+
+    folder = tmp_path / "docs"
+    for i in range(6):
+        write(folder / f"f{i}.md", _md(f"f{i}", "vi", f"Tệp số {i} nói về hợp tác khí hậu giữa hai thành phố."))
+    ingestor = Ingestor(data_config, progress=False)
+    inner = ingestor.embeddings
+
+    class SlowFirst:
+        """The real engine; its first call lingers, so the other five files gather into the next batch."""
+
+        calls = 0
+
+        def embed_documents_counted(self, texts: list[str]) -> tuple[list[list[float]], int]:
+            SlowFirst.calls += 1
+            if SlowFirst.calls == 1:
+                time.sleep(1.0)
+            return inner.embed_documents_counted(texts)
+
+        def __getattr__(self, name: str):
+            return getattr(inner, name)
+
+    writes: list[tuple[list[str], set[str]]] = []
+    original = pipeline.shadows.write
+
+    def spy(collection, ids, **kwargs):
+        docs = sorted({kwargs["metadatas"][n]["doc_id"] for n in range(len(ids))})
+        statuses = {ingestor.manifest.get(str((folder / f"{d}.md").resolve())).status for d in docs}
+        writes.append((docs, statuses))
+        return original(collection, ids, **kwargs)
+
+    ingestor.embeddings = SlowFirst()
+    monkeypatch.setattr(pipeline.shadows, "write", spy)
+    try:
+        summary = ingestor.run([folder])
+        assert summary.added == 6 and summary.failed == []
+        # The first file goes alone (the embedder was free); the five parsed meanwhile go in one upsert.
+        assert writes == [(["f0"], {"indexing"}), (["f1", "f2", "f3", "f4", "f5"], {"indexing"})]
+        assert {r.status for r in ingestor.manifest.all()} == {"ok"}
+        assert ingestor.collection.count() == ingestor.keyword.count() == 6
+    finally:
+        ingestor.close()
 
 
 def test_duplicate_document_ids_are_refused(tmp_path, data_config):
