@@ -97,6 +97,9 @@ def extractive_answer(
     strength = evidence_strength(query, evidence, coverages) if candidates else 0.0
     if not candidates or strength < context.threshold:
         return not_found(question, lang, hits)
+    if query.unseen_names and not any(query.bridges_unseen(t, h.lang, query.unseen_names)
+                                      for t, h in zip(passage_terms, evidence)):
+        return not_found(question, lang, hits)  # about a place or body that no document names
     if _ASKS_NAME.search(question) and not any(names_asked(query, c) for c in candidates):
         return not_found(question, lang, hits)  # asked for a name and no evidence sentence names anyone
     chosen = _select(candidates, query)
@@ -192,6 +195,38 @@ def names_asked(query: "QueryProfile", candidate: "_Candidate") -> bool:
     return query.answers(candidate.sentence) and query.coverage(candidate.terms, candidate.hit.lang) >= NAME_TOPIC
 
 
+_LATIN = "A-Za-zÀ-ɏḀ-ỿ"
+_LATIN_WORD = re.compile(rf"(?<![{_LATIN}0-9/\-])[{_LATIN}]+(?![{_LATIN}0-9/\-])")
+"""A word of letters alone: not a piece of a reference such as 232/QĐ-TTg or NĐ-CP."""
+_PLACE_NAME = re.compile(r"^(?:[一-龥]{1,4}[市都府県区町村]|[ァ-ヴー・]{2,}[市省州])$")
+"""東京都, 横浜市, ハノイ市, ドンナイ省. Not ministries (環境省): their names change and are spelled variously."""
+
+
+def name_terms(question: str) -> list[frozenset[str]]:
+    """The index terms of the question's proper names: the places, bodies and people it is about.
+
+    Why: a question about a place no document names ("Yokohama", 東京都の予算) is out of
+    scope however well the rest of its words match; names are the one kind of word that
+    cannot be paraphrased away. Capitalised words count, except one that merely opens the
+    question (unless it is an acronym); in Japanese, place names (東京都, ハノイ市).
+    Katakana words do not: most are ordinary loanwords (ロードマップ).
+
+    One set of terms per name word: a Vietnamese word is indexed with and without its
+    diacritics (w:cát, w:cat), and either spelling found in a document is the name found.
+    """
+    asked = set(tokens(question))
+    names: list[frozenset[str]] = []
+    for match in _LATIN_WORD.finditer(question):
+        word = match.group()
+        opens = not question[: match.start()].strip()
+        if word[:1].isupper() and (not opens or (len(word) > 1 and word.isupper())):
+            spellings = frozenset(t for t in tokens(word) if t in asked)
+            if spellings:
+                names.append(spellings)
+    names += [frozenset([t]) for t in asked if _PLACE_NAME.match(t.partition(":")[2])]
+    return names
+
+
 def _is_question_word(term: str) -> bool:
     """'w:gi', and bigrams such as 'w:bao_nhieu' or 'w:la_gi' that contain one."""
     if term in _QUESTION_WORDS:
@@ -221,6 +256,8 @@ class QueryProfile:
     unseen_terms: frozenset[str] = frozenset()
     """The question's terms no indexed passage holds as written ("w:osaka_gas" when only
     Japanese documents name 大阪ガス)."""
+    unseen_names: frozenset[str] = frozenset()
+    """The proper names among ``unseen_terms`` (:func:`name_terms`): "Yokohama", 東京都."""
 
     @property
     def wants(self) -> str | None:
@@ -238,7 +275,9 @@ class QueryProfile:
                 bridge = bridges.setdefault(target, {})
                 for term in tokens(spelling):
                     bridge[term] = bridge.get(term, ()) + tuple(frozenset(tokens(s)) for s in spellings)
-        df, n = context.frequencies(terms) if context.frequencies else ({}, 0)
+        names = name_terms(question)
+        looked_up = list(dict.fromkeys(terms + [t for name in names for t in name]))
+        df, n = context.frequencies(looked_up) if context.frequencies else ({}, 0)
         weight = lambda t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) if n else 1.0  # noqa: E731
         total = sum(weight(t) for t in set(terms))
         unseen = sum(weight(t) for t in set(terms) if n and df.get(t, 0) == 0)
@@ -250,6 +289,8 @@ class QueryProfile:
             lang=lang,
             unseen=unseen / total if total else 0.0,
             unseen_terms=frozenset(t for t in terms if n and df.get(t, 0) == 0),
+            unseen_names=frozenset(
+                t for name in names if n and not any(df.get(s, 0) for s in name) for t in name),
             answer_terms=tuple(dict.fromkeys(answer_terms)),
             years=years_in(question),
         )
@@ -281,11 +322,13 @@ class QueryProfile:
             {t: w for t, w in self.terms.items() if t not in figures}, self.bridges, self.lang)
         return named.coverage(text_terms, lang) > 0
 
-    def bridges_unseen(self, text_terms: set[str], lang: str) -> bool:
+    def bridges_unseen(self, text_terms: set[str], lang: str, unseen: frozenset[str] | None = None) -> bool:
         """Whether a text in another language holds, through the glossary, a term of the question
-        that no passage holds as written: then it is about what the asker's language never names."""
+        (of ``unseen``; default: all) that no passage holds as written: then it is about what the
+        asker's language never names."""
         bridge = self.bridges.get(lang, {})
-        return any(spelling <= text_terms for t in self.unseen_terms for spelling in bridge.get(t, ()))
+        terms = self.unseen_terms if unseen is None else unseen
+        return any(spelling <= text_terms for t in terms for spelling in bridge.get(t, ()))
 
     def coverage(self, text_terms: set[str], lang: str) -> float:
         """Rarity-weighted share of the question's terms found in ``text_terms``, of a text in ``lang``.

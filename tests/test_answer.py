@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.answer import AnswerContext, QueryProfile, _Candidate, answer_units, names_asked, quotable, years_in
+from kb.answer import (
+    AnswerContext, QueryProfile, _Candidate, answer_units, name_terms, names_asked, quotable, years_in,
+)
 from kb.glossary import Entry, Glossary
 from kb.messages import message
 from kb.retrieve import Hit
@@ -253,3 +255,35 @@ def test_a_vietnamese_question_asked_of_japanese_documents_only_is_answered_thro
     assert answer.found and answer.lang == "vi", answer.answer
     assert "2009" in answer.answer and "環境モデル都市" in answer.answer, answer.answer
     assert {c.lang for c in answer.citations} == {"ja"}
+
+
+@pytest.mark.parametrize("question, lang", [
+    # Each matches the documents' climate and cooperation passages well, but is about a place they never name.
+    ("東京都の気候変動対策予算はいくらですか？", "ja"),
+    ("横浜市はベトナムのどの都市と協力していますか？", "ja"),
+    ("Thành phố Yokohama hợp tác với tỉnh nào của Việt Nam về khí hậu?", "vi"),
+    ("Thành phố Nagasaki đặt mục tiêu trung hòa carbon vào năm nào?", "vi"),
+])
+def test_a_question_about_a_place_no_document_names_is_refused(corpus_kb, question, lang):
+    answer = corpus_kb.ask(question)
+    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+
+
+def test_proper_names_of_a_question():
+    assert name_terms("Thành phố Yokohama hợp tác với tỉnh nào?") == [frozenset({"w:yokohama"})]
+    # The opening capital is not a name; an acronym is; a piece of a reference (QĐ-TTg) is not.
+    assert name_terms("Quyết định 232/QĐ-TTg do ai ký?") == []
+    assert name_terms("JCM là gì?") == [frozenset({"n:jcm"})]
+    assert frozenset({"w:cát", "w:cat"}) in name_terms("Giá vé tuyến Cát Linh là bao nhiêu?")  # either spelling
+    assert name_terms("東京都の予算は？") == [frozenset({"w:東京都"})]
+    assert name_terms("環境省のロードマップは？") == []  # ministries and loanwords are not place names
+
+
+def test_an_unseen_name_the_glossary_translates_is_looked_for_in_the_other_language():
+    glossary = Glossary([Entry({"vi": ("Yokohama",), "ja": ("横浜市",)})])
+    context = AnswerContext(frequencies=lambda terms: ({t: 0 if t == "w:yokohama" else 3 for t in terms}, 100),
+                            glossary=glossary)
+    query = QueryProfile.build("Thành phố Yokohama hợp tác với Đà Nẵng từ năm nào?", "vi", context)
+    assert query.unseen_names == {"w:yokohama"}
+    assert query.bridges_unseen(set(tokens("横浜市はダナン市と協力している。")), "ja", query.unseen_names)
+    assert not query.bridges_unseen(set(tokens("堺市はダナン市と協力している。")), "ja", query.unseen_names)
