@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, NamedTuple
 
+from kb import ordinals
 from kb.glossary import Glossary
 from kb.messages import answer_lang, message
 from kb.retrieve import ASKS_TERM, GLOSSARY_TAG, Hit, Weights
@@ -221,6 +222,8 @@ class QueryProfile:
     unseen_terms: frozenset[str] = frozenset()
     """The question's terms no indexed passage holds as written ("w:osaka_gas" when only
     Japanese documents name 大阪ガス)."""
+    ranks: frozenset[int] = frozenset()
+    """The ordinals and superlatives the question names ("đầu tiên", 最初; kb/ordinals.py)."""
 
     @property
     def wants(self) -> str | None:
@@ -252,6 +255,7 @@ class QueryProfile:
             unseen_terms=frozenset(t for t in terms if n and df.get(t, 0) == 0),
             answer_terms=tuple(dict.fromkeys(answer_terms)),
             years=years_in(question),
+            ranks=ordinals.groups_in(question),
         )
 
     def answers(self, text: str, kind: str | None = None) -> bool:
@@ -262,6 +266,14 @@ class QueryProfile:
         if kind == "date":
             text = _REFERENCE.sub(" ", text)  # the year in "202/2025/QH15" dates nothing
         return bool(kind and _HAS[kind].search(text))
+
+    def ranks_in(self, text: str) -> bool:
+        """Whether ``text`` names, in any language, the ordinal or superlative the question asks by.
+
+        "The first country to sign" is the one a document calls first (最初); passages that tell
+        of a signing without it are plausible and wrong answers.
+        """
+        return bool(self.ranks and self.ranks & ordinals.groups_in(text))
 
     def same_language(self, lang: str) -> bool:
         """Whether text in ``lang`` can be matched word for word (English questions match any)."""
@@ -441,6 +453,8 @@ def _candidates(
         same = query.same_language(hit.lang)
         typed = query.answers(hit.text)
         score = P_RANK / (1 + rank) + P_COVER * coverage + P_MEANING * _meaning(query, hit) + (P_TYPE if typed else 0.0)
+        if query.ranks_in(hit.text):
+            score += P_RANKED
         if not same and query.bridges_unseen(terms, hit.lang):
             score += P_BRIDGED
         passages.append((score, rank, hit, same))
@@ -464,6 +478,8 @@ def _candidates(
             lexical = (query.coverage(terms, hit.lang) + query.coverage(in_context, hit.lang)) / 2
             answers_type = query.answers(sentence) and not (cut and query.wants == "list")  # a list cut short
             score = W_LEXICAL * lexical + W_PASSAGE * passage_score + (W_TYPE if answers_type else 0.0)
+            if query.ranks_in(sentence):
+                score += W_RANKED
             if query.years and (found := years_in(sentence) or years_in(heading)) and not found & query.years:
                 score -= W_OTHER_YEAR  # about another year than the one asked for
             out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0), sources, position))
@@ -476,6 +492,9 @@ P_BRIDGED = 0.2
 """For an other-language passage naming, through the glossary, what no passage names in the asker's
 words ("Osaka Gas": only a Japanese guide says 大阪ガス): passages of the asker's language on the
 topic are close in meaning, but cannot be about it."""
+P_RANKED = 0.2
+"""For a passage naming the ordinal or superlative the question asks by ("first": 最初), in any
+language: across languages that word is invisible to overlap, and it is what makes it the answer."""
 P_RANK, P_COVER, P_MEANING, P_TYPE = 0.1, 0.2, 0.9, 0.1
 """Passage weights. Meaning (calibrated cosine) outweighs word overlap, which cannot see across
 languages: measured on the own evaluation set, moving weight from overlap relative to the best
@@ -498,6 +517,8 @@ def _calibrated(query: QueryProfile, hit: Hit) -> float:
 
 W_LEXICAL, W_PASSAGE, W_TYPE, W_SAME_LANG = 0.5, 0.35, 0.15, 0.05
 W_OTHER_YEAR = 0.15
+W_RANKED = 0.15
+"""For a sentence naming the question's ordinal or superlative (see :meth:`QueryProfile.ranks_in`)."""
 """A sentence that names years, none of them the question's, is about another round, plan or period
 (a question on the 2024 call against "the 2023 call: 24 applications, 21 selected")."""
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*[-–~～〜]\s*((?:19|20)\d{2}))?(?!\d)")

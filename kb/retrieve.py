@@ -38,7 +38,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 
-from kb import facets, shadows
+from kb import facets, ordinals, shadows
 from kb.filters import Filters
 from kb.glossary import Glossary
 from kb.keyword import KeywordIndex, bm25_idf
@@ -467,10 +467,13 @@ class Retriever:
         if not cross_lingual or not cross_weight:
             return lanes
         translations = self.glossary().translate(query, query_lang)
+        ranks = ordinals.translations(query, query_lang)
         for lang in CORPUS_LANGS:
             if lang == query_lang or (filters.lang and filters.lang not in ("any", lang)):
                 continue
             glossed = [t for term in translations.get(lang, []) for t in tokens(term)]
+            # "đầu tiên" (first) as 最初: the word that tells the answer from passages on the same event.
+            glossed += [t for term in ranks.get(lang, []) for t in tokens(term)]
             cross_terms = neutral_only(terms) + glossed
             if glossed or any(is_strong(t) for t in cross_terms):
                 lanes.append((cross_weight, self._keyword(cross_terms, depth, filters.with_lang(lang))))

@@ -253,3 +253,11 @@ def test_a_vietnamese_question_asked_of_japanese_documents_only_is_answered_thro
     assert answer.found and answer.lang == "vi", answer.answer
     assert "2009" in answer.answer and "環境モデル都市" in answer.answer, answer.answer
     assert {c.lang for c in answer.citations} == {"ja"}
+
+
+def test_the_ordinal_a_question_asks_by_picks_its_answer(corpus_kb):
+    """"Which country did Japan sign the JCM with first?": Vietnamese passages tell of Vietnam's own
+    signing in 2013 and share more words with the question; the answer is the Japanese sentence
+    that says 最初 (first)."""
+    answer = corpus_kb.ask("Nhật Bản ký JCM lần đầu tiên với quốc gia nào?")
+    assert answer.found and "モンゴル" in answer.answer, answer.answer
