@@ -507,6 +507,26 @@ class Retriever:
                 hits.append(hit)
         return hits
 
+    def following(self, hit: Hit, filters: Filters | None = None) -> Hit | None:
+        """The chunk after ``hit`` in its document, or None (the last chunk, or one ``filters`` hide).
+
+        A section can run past a chunk boundary: under "3.2 令和5年度公募の概要" the passage
+        ends after one bullet, and the figures asked for are the next chunk's first lines. One
+        ``get`` by document and position (about 2 ms on the sample corpus); the caller's filters
+        go with it, so it shows nothing a search would not.
+        """
+        position = hit.metadata.get("position")
+        if not isinstance(position, int) or not hit.doc_id:
+            return None
+        clauses: list[dict[str, Any]] = [{"doc_id": hit.doc_id}, {"position": position + 1}]
+        where = (filters or Filters()).where()
+        if where:
+            clauses += where["$and"] if "$and" in where else [where]
+        got = self.collection.get(where={"$and": clauses}, include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return hit_from_record(got["ids"][0], got["documents"][0], got["metadatas"][0] or {}, similarity=0.0)
+
     def glossary(self) -> Glossary:
         """The glossary, reloaded when the keyword index changes size (a cheap proxy for 'changed')."""
         stamp = self.keyword.count() if self.keyword is not None else 0

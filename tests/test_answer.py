@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.answer import AnswerContext, QueryProfile, _Candidate, answer_units, names_asked, quotable, years_in
+from kb.answer import (
+    AnswerContext, QueryProfile, _Candidate, answer_units, extractive_answer, names_asked, quotable, years_in,
+)
 from kb.glossary import Entry, Glossary
 from kb.messages import message
 from kb.retrieve import Hit
@@ -261,3 +263,32 @@ def test_the_ordinal_a_question_asks_by_picks_its_answer(corpus_kb):
     that says 最初 (first)."""
     answer = corpus_kb.ask("Nhật Bản ký JCM lần đầu tiên với quốc gia nào?")
     assert answer.found and "モンゴル" in answer.answer, answer.answer
+
+
+def _chunk(position: int, text: str) -> Hit:
+    return Hit(doc_id="d", chunk_id=f"d:{position}", title="Report", source="", page=None, lang="ja", score=1.0,
+               text=text, similarity=0.9, metadata={"position": position})
+
+
+def test_a_section_the_chunk_boundary_cut_is_read_on_into_the_next_chunk():
+    """The passage ends one bullet below "3.2 令和5年度公募の概要"; the figures asked for open the next
+    chunk, without the heading that says which year they are about. Without reading on, the answer
+    had only the other bullet (or, on the corpus, another year's table row)."""
+    cut = _chunk(8, "3.1 採択された事業\n環境省は令和5年度の公募で堺市の事業を採択した。\n"
+                    "3.2 令和5年度公募の概要\n• 募集期間:2023年4月4日から4月25日まで")
+    after = _chunk(9, "• 募集期間:2023年4月4日から4月25日まで\n• 応募件数:24件、採択件数:21件\n"
+                      "4. 今後の課題\n• 人材の育成には120人の研修が必要である。")
+    asked: list[str] = []
+
+    def following(hit: Hit) -> Hit | None:
+        asked.append(hit.chunk_id)
+        return after if hit.chunk_id == "d:8" else None
+
+    context = AnswerContext(following=following, threshold=-10.0)
+    answer = extractive_answer("令和5年度の公募では、応募と採択はそれぞれ何件でしたか？", [cut], "ja", context)
+    assert "採択件数:21件" in answer.answer, answer.answer
+    assert "120人" not in answer.answer  # the next section is not the one the passage ended in
+    assert any(c.chunk_id == "d:9" and any("21件" in u for u in c.used) for c in answer.citations)
+    asked.clear()
+    extractive_answer("堺市の事業を採択したのはどこですか？", [cut], "ja", context)
+    assert asked == []  # the open section's heading does not name this question: nothing is fetched

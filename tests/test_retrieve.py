@@ -328,3 +328,11 @@ def test_ordinals_are_matched_in_every_language_and_as_whole_words():
     assert first and ordinals.groups_in("Quoc gia dau tien") == first == ordinals.groups_in("the first partner")
     assert not ordinals.groups_in("firstly, the plan")
     assert "最初" in ordinals.translations("Quốc gia đầu tiên ký JCM", "vi")["ja"]
+
+
+def test_the_chunk_after_a_passage_is_fetched_under_the_callers_filters(corpus_kb):
+    hit = corpus_kb.search("令和5年度公募の概要 募集期間", 5, Filters(doc_ids=("ja-01-cooperation",)))[0]
+    after = corpus_kb.retriever.following(hit)
+    assert after is not None and after.doc_id == hit.doc_id
+    assert after.metadata["position"] == hit.metadata["position"] + 1
+    assert corpus_kb.retriever.following(hit, Filters(visibility=("internal",))) is None  # a public document
