@@ -172,6 +172,13 @@ _HAS = {
         r"\b(?:tại|ở) (?:thành phố|tỉnh|TP\.?|[A-ZĐ])|会場|[一-龥ァ-ヴ]+(?:市|県|省|区|町)(?:で|に|において|であ)"
         r"|\b(?:in|at) [A-Z]"),
 }
+_ROLE = re.compile(
+    r"[一-龥ァ-ヴー]+(?<![前後])者(?:である|です|だ|が|は|に|と|。|、)"
+    r"|\bngười (?:đại diện|nộp|đề xuất|đứng đầu|phụ trách|ký)|\b(?:nhà|chủ) đầu tư|\bchủ dự án"
+    r"|\b(?:applicant|representative|operator)s?\b", re.I)
+"""A role that answers "who?" as well as a name does: 代表事業者, 申請者 (前者/後者 are "the former/latter"),
+"người đại diện", "chủ đầu tư". "Who applies for the JCM subsidy?" is answered by "the consortium's
+Japanese representative company applies", which names no one."""
 _REFERENCE = re.compile(r"\d+/\d{4}/[A-Za-zĐđ]+(?:-[A-Za-zĐđ0-9]+)*")
 _ASKS_NAME = re.compile(
     r"氏名|名前|社名|企業名|会社名|họ tên|tên (?:công ty|doanh nghiệp|người)|công ty nào|doanh nghiệp nào"
@@ -193,8 +200,12 @@ set the sentences that do share 0.11-0.39; a speaker's name on a slide about ano
 
 
 def names_asked(query: "QueryProfile", candidate: "_Candidate") -> bool:
-    """Whether ``candidate`` names someone (or a company) and is about what the question asks."""
-    return query.answers(candidate.sentence) and query.coverage(candidate.terms, candidate.hit.lang) >= NAME_TOPIC
+    """Whether ``candidate`` names someone (or a company) and is about what the question asks.
+
+    A role ("the Japanese representative company") answers "who applies?", not "give the name".
+    """
+    named = bool(query.wants in _HAS and _HAS[query.wants].search(candidate.sentence))
+    return named and query.coverage(candidate.terms, candidate.hit.lang) >= NAME_TOPIC
 
 
 def _is_question_word(term: str) -> bool:
@@ -269,6 +280,8 @@ class QueryProfile:
             return any(term in text for term in self.answer_terms)
         if kind == "date":
             text = _REFERENCE.sub(" ", text)  # the year in "202/2025/QH15" dates nothing
+        if kind == "person" and _ROLE.search(text):
+            return True
         return bool(kind and _HAS[kind].search(text))
 
     def ranks_in(self, text: str) -> bool:

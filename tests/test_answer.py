@@ -292,3 +292,20 @@ def test_a_section_the_chunk_boundary_cut_is_read_on_into_the_next_chunk():
     asked.clear()
     extractive_answer("堺市の事業を採択したのはどこですか？", [cut], "ja", context)
     assert asked == []  # the open section's heading does not name this question: nothing is fetched
+
+
+def test_a_role_answers_who_but_not_a_request_for_a_name():
+    """"Who applies?" is answered by "the consortium's Japanese representative company applies", which
+    names no one: as a "who" answer it now ranks above bullets that merely share words with the
+    question. "Give the name of the representative" still wants a name."""
+    role = "申請手続きを行うのは、コンソーシアムの日本側の代表事業者である。"
+    assert QueryProfile.build("JCM設備補助事業に申請するのは誰ですか？", "ja", AnswerContext()).answers(role)
+    assert QueryProfile.build("Ai là chủ đầu tư của dự án?", "vi", AnswerContext()).answers("Chủ đầu tư là Công ty A.")
+    assert not QueryProfile.build("誰が申請しますか？", "ja", AnswerContext()).answers("前者は申請できない。")
+    asks_name = QueryProfile.build("代表者の氏名を教えてください。", "ja", AnswerContext())
+    assert not names_asked(asks_name, _Candidate(_row(role, "ja"), role, set(tokens(role)), 1.0))
+
+
+def test_who_applies_is_answered_by_the_role(corpus_kb):
+    answer = corpus_kb.ask("JCM設備補助事業には誰が申請しますか。企業1社だけでも申請できますか。")
+    assert answer.found and "代表事業者" in answer.answer, answer.answer
