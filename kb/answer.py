@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, NamedTuple
 
+from kb import ordinals
 from kb.glossary import Glossary
 from kb.messages import answer_lang, message
 from kb.retrieve import ASKS_TERM, GLOSSARY_TAG, Hit, Weights
@@ -73,6 +74,9 @@ class AnswerContext:
     """``KeywordIndex.document_frequencies``: (df per term, number of chunks)."""
     glossary: Glossary | None = None
     threshold: float = FOUND_THRESHOLD
+    following: Callable[[Hit], Hit | None] | None = None
+    """``Retriever.following`` under the asker's filters: the chunk after a passage, for a section
+    the chunk boundary cut (see :func:`_continuation`)."""
 
 
 def extractive_answer(
@@ -93,7 +97,7 @@ def extractive_answer(
     # Tokenising a passage (Sudachi for Japanese) is the costly step: once per passage.
     passage_terms = [set(tokens(h.text)) for h in evidence]
     coverages = [query.coverage(terms, h.lang) for terms, h in zip(passage_terms, evidence)]
-    candidates = _candidates(query, evidence, coverages, passage_terms)
+    candidates = _candidates(query, evidence, coverages, passage_terms, context.following)
     strength = evidence_strength(query, evidence, coverages) if candidates else 0.0
     if not candidates or strength < context.threshold:
         return not_found(question, lang, hits)
@@ -104,7 +108,8 @@ def extractive_answer(
         return not_found(question, lang, hits)  # asked for a name and no evidence sentence names anyone
     chosen = _select(candidates, query)
     terms_of = {h.chunk_id: terms for h, terms in zip(evidence, passage_terms)}
-    if not any(query.same_language(c.hit.lang) or query.named_in(terms_of[c.hit.chunk_id], c.hit.lang) for c in chosen):
+    if not any(query.same_language(c.hit.lang) or query.named_in(terms_of.get(c.hit.chunk_id, c.terms), c.hit.lang)
+               for c in chosen):
         return not_found(question, lang, hits)  # other-language passages that share only a year with it
     said = (chosen[0].hit, chosen[0].sentence) if states_unknown(chosen[0].sentence) else _unknown_asked(query, evidence)
     if said is not None:
@@ -170,6 +175,13 @@ _HAS = {
         r"\b(?:tại|ở) (?:thành phố|tỉnh|TP\.?|[A-ZĐ])|会場|[一-龥ァ-ヴ]+(?:市|県|省|区|町)(?:で|に|において|であ)"
         r"|\b(?:in|at) [A-Z]"),
 }
+_ROLE = re.compile(
+    r"[一-龥ァ-ヴー]+(?<![前後])者(?:である|です|だ|が|は|に|と|。|、)"
+    r"|\bngười (?:đại diện|nộp|đề xuất|đứng đầu|phụ trách|ký)|\b(?:nhà|chủ) đầu tư|\bchủ dự án"
+    r"|\b(?:applicant|representative|operator)s?\b", re.I)
+"""A role that answers "who?" as well as a name does: 代表事業者, 申請者 (前者/後者 are "the former/latter"),
+"người đại diện", "chủ đầu tư". "Who applies for the JCM subsidy?" is answered by "the consortium's
+Japanese representative company applies", which names no one."""
 _REFERENCE = re.compile(r"\d+/\d{4}/[A-Za-zĐđ]+(?:-[A-Za-zĐđ0-9]+)*")
 _ASKS_NAME = re.compile(
     r"氏名|名前|社名|企業名|会社名|họ tên|tên (?:công ty|doanh nghiệp|người)|công ty nào|doanh nghiệp nào"
@@ -191,8 +203,12 @@ set the sentences that do share 0.11-0.39; a speaker's name on a slide about ano
 
 
 def names_asked(query: "QueryProfile", candidate: "_Candidate") -> bool:
-    """Whether ``candidate`` names someone (or a company) and is about what the question asks."""
-    return query.answers(candidate.sentence) and query.coverage(candidate.terms, candidate.hit.lang) >= NAME_TOPIC
+    """Whether ``candidate`` names someone (or a company) and is about what the question asks.
+
+    A role ("the Japanese representative company") answers "who applies?", not "give the name".
+    """
+    named = bool(query.wants in _HAS and _HAS[query.wants].search(candidate.sentence))
+    return named and query.coverage(candidate.terms, candidate.hit.lang) >= NAME_TOPIC
 
 
 _LATIN = "A-Za-zÀ-ɏḀ-ỿ"
@@ -258,6 +274,8 @@ class QueryProfile:
     Japanese documents name 大阪ガス)."""
     unseen_names: frozenset[str] = frozenset()
     """The proper names among ``unseen_terms`` (:func:`name_terms`): "Yokohama", 東京都."""
+    ranks: frozenset[int] = frozenset()
+    """The ordinals and superlatives the question names ("đầu tiên", 最初; kb/ordinals.py)."""
 
     @property
     def wants(self) -> str | None:
@@ -293,6 +311,7 @@ class QueryProfile:
                 t for name in names if n and not any(df.get(s, 0) for s in name) for t in name),
             answer_terms=tuple(dict.fromkeys(answer_terms)),
             years=years_in(question),
+            ranks=ordinals.groups_in(question),
         )
 
     def answers(self, text: str, kind: str | None = None) -> bool:
@@ -302,7 +321,17 @@ class QueryProfile:
             return any(term in text for term in self.answer_terms)
         if kind == "date":
             text = _REFERENCE.sub(" ", text)  # the year in "202/2025/QH15" dates nothing
+        if kind == "person" and _ROLE.search(text):
+            return True
         return bool(kind and _HAS[kind].search(text))
+
+    def ranks_in(self, text: str) -> bool:
+        """Whether ``text`` names, in any language, the ordinal or superlative the question asks by.
+
+        "The first country to sign" is the one a document calls first (最初); passages that tell
+        of a signing without it are plausible and wrong answers.
+        """
+        return bool(self.ranks and self.ranks & ordinals.groups_in(text))
 
     def same_language(self, lang: str) -> bool:
         """Whether text in ``lang`` can be matched word for word (English questions match any)."""
@@ -470,20 +499,28 @@ _ENDS_SENTENCE = re.compile(r"[.。!?！？:：;；]$")
 
 
 def _candidates(
-    query: QueryProfile, hits: list[Hit], coverages: list[float], passage_terms: list[set[str]]
+    query: QueryProfile,
+    hits: list[Hit],
+    coverages: list[float],
+    passage_terms: list[set[str]],
+    following: Callable[[Hit], Hit | None] | None = None,
 ) -> list[_Candidate]:
     """Sentences of the best passages, scored.
 
     Passages are chosen first (retrieval rank and how much of the question
     they cover, and how close in meaning they are), then sentences within
     them, by the rarity-weighted share of the question they contain and by
-    whether they hold what is asked for.
+    whether they hold what is asked for. A passage that ends inside a section
+    whose heading names the question is read on into the next chunk
+    (:func:`_continuation`).
     """
     passages = []
     for rank, (hit, coverage, terms) in enumerate(zip(hits, coverages, passage_terms)):
         same = query.same_language(hit.lang)
         typed = query.answers(hit.text)
         score = P_RANK / (1 + rank) + P_COVER * coverage + P_MEANING * _meaning(query, hit) + (P_TYPE if typed else 0.0)
+        if query.ranks_in(hit.text):
+            score += P_RANKED
         if not same and query.bridges_unseen(terms, hit.lang):
             score += P_BRIDGED
         passages.append((score, rank, hit, same))
@@ -493,32 +530,87 @@ def _candidates(
     for passage_score, rank, hit, same in passages:
         if used == EVIDENCE_PASSAGES:
             break
-        before = len(out)
-        for position, (sentence, sources, heading, cut) in enumerate(answer_units(hit.text)):
-            if not quotable(sentence, heading, hit, position, query.wants == "term"):
-                continue
-            heading = heading or hit.section or ""
-            if heading == hit.title:
-                heading = ""  # a document's title is about all of it, and says nothing of one sentence
-            terms = set(tokens(sentence))
-            # Under "4. 令和6年度第1次公募の条件", "募集期間:2024年2月2日から2月22日まで" is about
-            # the FY2024 call without saying so: the heading's words count, at half weight.
-            in_context = terms | set(tokens(heading)) if heading else terms
-            lexical = (query.coverage(terms, hit.lang) + query.coverage(in_context, hit.lang)) / 2
-            answers_type = query.answers(sentence) and not (cut and query.wants == "list")  # a list cut short
-            score = W_LEXICAL * lexical + W_PASSAGE * passage_score + (W_TYPE if answers_type else 0.0)
-            if query.years and (found := years_in(sentence) or years_in(heading)) and not found & query.years:
-                score -= W_OTHER_YEAR  # about another year than the one asked for
-            out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0), sources, position))
-        used += len(out) > before  # a passage of headings or sources alone does not take a place
+        units = answer_units(hit.text)
+        found = _scored_units(query, hit, units, passage_score)
+        continued = _continuation(query, hit, units, following)
+        if continued is not None:
+            found += _scored_units(query, *continued, passage_score)
+        out += found
+        used += bool(found)  # a passage of headings or sources alone does not take a place
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _scored_units(query: QueryProfile, hit: Hit, units: list[Unit], passage_score: float) -> list[_Candidate]:
+    """The quotable units of one passage, each scored against the question."""
+    same = query.same_language(hit.lang)
+    out: list[_Candidate] = []
+    for position, (sentence, sources, heading, cut) in enumerate(units):
+        if not quotable(sentence, heading, hit, position, query.wants == "term"):
+            continue
+        heading = heading or hit.section or ""
+        if heading == hit.title:
+            heading = ""  # a document's title is about all of it, and says nothing of one sentence
+        terms = set(tokens(sentence))
+        # Under "4. 令和6年度第1次公募の条件", "募集期間:2024年2月2日から2月22日まで" is about
+        # the FY2024 call without saying so: the heading's words count, at half weight.
+        in_context = terms | set(tokens(heading)) if heading else terms
+        lexical = (query.coverage(terms, hit.lang) + query.coverage(in_context, hit.lang)) / 2
+        answers_type = query.answers(sentence) and not (cut and query.wants == "list")  # a list cut short
+        score = W_LEXICAL * lexical + W_PASSAGE * passage_score + (W_TYPE if answers_type else 0.0)
+        if query.ranks_in(sentence):
+            score += W_RANKED
+        if query.years and (found := years_in(sentence) or years_in(heading)) and not found & query.years:
+            score -= W_OTHER_YEAR  # about another year than the one asked for
+        out.append(_Candidate(hit, sentence, terms, score + (W_SAME_LANG if same else 0.0), sources, position))
+    return out
+
+
+HEADING_MATCH = 0.25
+"""A heading shares this much of the question's terms (rarity-weighted) to name what it asks about:
+"3.2 令和5年度公募の概要" shares 0.31 of "令和5年度の環境省都市間連携事業の公募では、応募と採択は
+それぞれ何件でしたか？"."""
+
+
+def _continuation(
+    query: QueryProfile, hit: Hit, units: list[Unit], following: Callable[[Hit], Hit | None] | None
+) -> tuple[Hit, list[Unit]] | None:
+    """The next chunk's lines that belong to the section ``hit`` ends in, when its heading names the question.
+
+    Chunk boundaries fall where the token count says, not where sections end: the
+    passage holding "3.2 令和5年度公募の概要" ended one bullet below it, and the
+    bullet with the asked-for figures ("応募件数:24件、採択件数:21件") opened the next
+    chunk, with no heading to say which year it is about. Those lines, up to the next
+    chunk's own first heading, are quoted under the heading they continue (and cited as
+    the next chunk, which holds them). Sentences the chunks share (their overlap) are skipped.
+    """
+    if following is None or not units:
+        return None
+    heading = units[-1].heading
+    if not heading or heading in (hit.title, hit.section):
+        return None  # no section opened in this passage: nothing says what comes next is about the question
+    if query.coverage(set(tokens(heading)), hit.lang) < HEADING_MATCH:
+        return None
+    after = following(hit)
+    if after is None:
+        return None
+    seen = {sentence for unit in units for sentence in unit.sources}
+    lines: list[Unit] = []
+    for unit in answer_units(after.text):
+        if unit.heading:
+            break  # the next chunk's own section begins
+        if not set(unit.sources) <= seen:
+            lines.append(unit._replace(heading=heading))
+    return (after, lines) if lines else None
 
 
 P_BRIDGED = 0.2
 """For an other-language passage naming, through the glossary, what no passage names in the asker's
 words ("Osaka Gas": only a Japanese guide says 大阪ガス): passages of the asker's language on the
 topic are close in meaning, but cannot be about it."""
+P_RANKED = 0.2
+"""For a passage naming the ordinal or superlative the question asks by ("first": 最初), in any
+language: across languages that word is invisible to overlap, and it is what makes it the answer."""
 P_RANK, P_COVER, P_MEANING, P_TYPE = 0.1, 0.2, 0.9, 0.1
 """Passage weights. Meaning (calibrated cosine) outweighs word overlap, which cannot see across
 languages: measured on the own evaluation set, moving weight from overlap relative to the best
@@ -541,6 +633,8 @@ def _calibrated(query: QueryProfile, hit: Hit) -> float:
 
 W_LEXICAL, W_PASSAGE, W_TYPE, W_SAME_LANG = 0.5, 0.35, 0.15, 0.05
 W_OTHER_YEAR = 0.15
+W_RANKED = 0.15
+"""For a sentence naming the question's ordinal or superlative (see :meth:`QueryProfile.ranks_in`)."""
 """A sentence that names years, none of them the question's, is about another round, plan or period
 (a question on the 2024 call against "the 2023 call: 24 applications, 21 selected")."""
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*[-–~～〜]\s*((?:19|20)\d{2}))?(?!\d)")

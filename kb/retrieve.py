@@ -38,7 +38,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 
-from kb import facets, shadows
+from kb import facets, ordinals, shadows
 from kb.filters import Filters
 from kb.glossary import Glossary
 from kb.keyword import KeywordIndex, bm25_idf
@@ -467,10 +467,13 @@ class Retriever:
         if not cross_lingual or not cross_weight:
             return lanes
         translations = self.glossary().translate(query, query_lang)
+        ranks = ordinals.translations(query, query_lang)
         for lang in CORPUS_LANGS:
             if lang == query_lang or (filters.lang and filters.lang not in ("any", lang)):
                 continue
             glossed = [t for term in translations.get(lang, []) for t in tokens(term)]
+            # "đầu tiên" (first) as 最初: the word that tells the answer from passages on the same event.
+            glossed += [t for term in ranks.get(lang, []) for t in tokens(term)]
             cross_terms = neutral_only(terms) + glossed
             if glossed or any(is_strong(t) for t in cross_terms):
                 lanes.append((cross_weight, self._keyword(cross_terms, depth, filters.with_lang(lang))))
@@ -503,6 +506,26 @@ class Retriever:
                 hit.score = bm25
                 hits.append(hit)
         return hits
+
+    def following(self, hit: Hit, filters: Filters | None = None) -> Hit | None:
+        """The chunk after ``hit`` in its document, or None (the last chunk, or one ``filters`` hide).
+
+        A section can run past a chunk boundary: under "3.2 令和5年度公募の概要" the passage
+        ends after one bullet, and the figures asked for are the next chunk's first lines. One
+        ``get`` by document and position (about 2 ms on the sample corpus); the caller's filters
+        go with it, so it shows nothing a search would not.
+        """
+        position = hit.metadata.get("position")
+        if not isinstance(position, int) or not hit.doc_id:
+            return None
+        clauses: list[dict[str, Any]] = [{"doc_id": hit.doc_id}, {"position": position + 1}]
+        where = (filters or Filters()).where()
+        if where:
+            clauses += where["$and"] if "$and" in where else [where]
+        got = self.collection.get(where={"$and": clauses}, include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return hit_from_record(got["ids"][0], got["documents"][0], got["metadatas"][0] or {}, similarity=0.0)
 
     def glossary(self) -> Glossary:
         """The glossary, reloaded when the keyword index changes size (a cheap proxy for 'changed')."""

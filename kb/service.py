@@ -154,10 +154,12 @@ class KnowledgeBase:
         query = standalone_query(question, turns, model, retries=0)
         hits = self.retriever.search(query, k, principal.filters(filters))
         if model is None:
-            stream: Iterator[str | Answer] = _whole(extractive_answer(query, hits, asked_in, self.answer_context()))
+            context = self.answer_context(principal.filters(filters))
+            stream: Iterator[str | Answer] = _whole(extractive_answer(query, hits, asked_in, context))
         else:
             stream = stream_answer(
-                model, query, hits, asked_in, self.config.llm_retries, self._endpoint(), self.answer_context()
+                model, query, hits, asked_in, self.config.llm_retries, self._endpoint(),
+                self.answer_context(principal.filters(filters)),
             )
         asked = question if query == question else f"{question}\n→ {query}"
         audited = False
@@ -173,9 +175,14 @@ class KnowledgeBase:
             if not audited:
                 self._audit(principal, surface, "ask", asked, [h.doc_id for h in hits])
 
-    def answer_context(self) -> AnswerContext:
-        """Term rarity and the glossary, for extractive answers."""
-        return AnswerContext(frequencies=self.keyword.document_frequencies, glossary=self.retriever.glossary())
+    def answer_context(self, filters: Filters | None = None) -> AnswerContext:
+        """Term rarity, the glossary and the chunk after a passage (under ``filters``), for extractive answers."""
+        retriever = self.retriever
+        return AnswerContext(
+            frequencies=self.keyword.document_frequencies,
+            glossary=retriever.glossary(),
+            following=lambda hit: retriever.following(hit, filters),
+        )
 
     def brief(
         self,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kb.answer import (
-    AnswerContext, QueryProfile, _Candidate, answer_units, name_terms, names_asked, quotable, years_in,
+    AnswerContext, QueryProfile, _Candidate, answer_units, extractive_answer, name_terms, names_asked, quotable,
+    years_in,
 )
 from kb.glossary import Entry, Glossary
 from kb.messages import message
@@ -287,3 +288,57 @@ def test_an_unseen_name_the_glossary_translates_is_looked_for_in_the_other_langu
     assert query.unseen_names == {"w:yokohama"}
     assert query.bridges_unseen(set(tokens("横浜市はダナン市と協力している。")), "ja", query.unseen_names)
     assert not query.bridges_unseen(set(tokens("堺市はダナン市と協力している。")), "ja", query.unseen_names)
+
+
+def test_the_ordinal_a_question_asks_by_picks_its_answer(corpus_kb):
+    """"Which country did Japan sign the JCM with first?": Vietnamese passages tell of Vietnam's own
+    signing in 2013 and share more words with the question; the answer is the Japanese sentence
+    that says 最初 (first)."""
+    answer = corpus_kb.ask("Nhật Bản ký JCM lần đầu tiên với quốc gia nào?")
+    assert answer.found and "モンゴル" in answer.answer, answer.answer
+
+
+def _chunk(position: int, text: str) -> Hit:
+    return Hit(doc_id="d", chunk_id=f"d:{position}", title="Report", source="", page=None, lang="ja", score=1.0,
+               text=text, similarity=0.9, metadata={"position": position})
+
+
+def test_a_section_the_chunk_boundary_cut_is_read_on_into_the_next_chunk():
+    """The passage ends one bullet below "3.2 令和5年度公募の概要"; the figures asked for open the next
+    chunk, without the heading that says which year they are about. Without reading on, the answer
+    had only the other bullet (or, on the corpus, another year's table row)."""
+    cut = _chunk(8, "3.1 採択された事業\n環境省は令和5年度の公募で堺市の事業を採択した。\n"
+                    "3.2 令和5年度公募の概要\n• 募集期間:2023年4月4日から4月25日まで")
+    after = _chunk(9, "• 募集期間:2023年4月4日から4月25日まで\n• 応募件数:24件、採択件数:21件\n"
+                      "4. 今後の課題\n• 人材の育成には120人の研修が必要である。")
+    asked: list[str] = []
+
+    def following(hit: Hit) -> Hit | None:
+        asked.append(hit.chunk_id)
+        return after if hit.chunk_id == "d:8" else None
+
+    context = AnswerContext(following=following, threshold=-10.0)
+    answer = extractive_answer("令和5年度の公募では、応募と採択はそれぞれ何件でしたか？", [cut], "ja", context)
+    assert "採択件数:21件" in answer.answer, answer.answer
+    assert "120人" not in answer.answer  # the next section is not the one the passage ended in
+    assert any(c.chunk_id == "d:9" and any("21件" in u for u in c.used) for c in answer.citations)
+    asked.clear()
+    extractive_answer("堺市の事業を採択したのはどこですか？", [cut], "ja", context)
+    assert asked == []  # the open section's heading does not name this question: nothing is fetched
+
+
+def test_a_role_answers_who_but_not_a_request_for_a_name():
+    """"Who applies?" is answered by "the consortium's Japanese representative company applies", which
+    names no one: as a "who" answer it now ranks above bullets that merely share words with the
+    question. "Give the name of the representative" still wants a name."""
+    role = "申請手続きを行うのは、コンソーシアムの日本側の代表事業者である。"
+    assert QueryProfile.build("JCM設備補助事業に申請するのは誰ですか？", "ja", AnswerContext()).answers(role)
+    assert QueryProfile.build("Ai là chủ đầu tư của dự án?", "vi", AnswerContext()).answers("Chủ đầu tư là Công ty A.")
+    assert not QueryProfile.build("誰が申請しますか？", "ja", AnswerContext()).answers("前者は申請できない。")
+    asks_name = QueryProfile.build("代表者の氏名を教えてください。", "ja", AnswerContext())
+    assert not names_asked(asks_name, _Candidate(_row(role, "ja"), role, set(tokens(role)), 1.0))
+
+
+def test_who_applies_is_answered_by_the_role(corpus_kb):
+    answer = corpus_kb.ask("JCM設備補助事業には誰が申請しますか。企業1社だけでも申請できますか。")
+    assert answer.found and "代表事業者" in answer.answer, answer.answer

@@ -311,3 +311,28 @@ def test_retrieval_is_the_same_on_a_chroma_server(mode_corpus_kb):
     assert mode_corpus_kb.search("JCM", 10, Filters(visibility=("internal",))) == []
     for method in ("dense", "bm25"):
         assert mode_corpus_kb.retriever.search("Thị Vải LNG", 3, method=method)
+
+
+def test_an_ordinal_in_the_question_is_searched_in_the_other_language(corpus_kb):
+    """"lần đầu tiên" (first) is searched as 最初 among Japanese passages: only the Japanese guide
+    names the first JCM partner (最初のパートナー国は…モンゴル), and without the word it ranked
+    below Vietnamese passages about Vietnam's own signing."""
+    hits = corpus_kb.search("Nhật Bản ký JCM lần đầu tiên với quốc gia nào?", 8)
+    assert any("最初のパートナー国" in h.text for h in hits), [h.chunk_id for h in hits]
+
+
+def test_ordinals_are_matched_in_every_language_and_as_whole_words():
+    from kb import ordinals
+
+    first = ordinals.groups_in("最初のパートナー国")
+    assert first and ordinals.groups_in("Quoc gia dau tien") == first == ordinals.groups_in("the first partner")
+    assert not ordinals.groups_in("firstly, the plan")
+    assert "最初" in ordinals.translations("Quốc gia đầu tiên ký JCM", "vi")["ja"]
+
+
+def test_the_chunk_after_a_passage_is_fetched_under_the_callers_filters(corpus_kb):
+    hit = corpus_kb.search("令和5年度公募の概要 募集期間", 5, Filters(doc_ids=("ja-01-cooperation",)))[0]
+    after = corpus_kb.retriever.following(hit)
+    assert after is not None and after.doc_id == hit.doc_id
+    assert after.metadata["position"] == hit.metadata["position"] + 1
+    assert corpus_kb.retriever.following(hit, Filters(visibility=("internal",))) is None  # a public document
