@@ -14,7 +14,7 @@ from typing import Callable
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from kb.text import detect_lang
+from kb.text import detect_lang, script_counts
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "!", "?", ". ", "; ", "；", "、", ", ", "，", " ", ""]
 
@@ -48,11 +48,7 @@ def chunk_units(
     for unit in units:
         for piece in splitter.split_text(unit.page_content):
             position = len(chunks)
-            # A Vietnamese or Japanese passage is what it looks like; a list of
-            # URLs or English names inside a vi/ja document keeps the document's language.
-            lang = detect_lang(piece)
-            if lang not in ("vi", "ja") and doc_meta.get("lang") in ("vi", "ja"):
-                lang = doc_meta["lang"]
+            lang = chunk_lang(piece, doc_meta.get("lang"))
             metadata = {
                 **doc_meta,
                 **unit.metadata,
@@ -63,6 +59,37 @@ def chunk_units(
             }
             chunks.append(Document(page_content=piece, metadata=metadata, id=metadata["chunk_id"]))
     return chunks
+
+
+def chunk_lang(text: str, doc_lang: str | None) -> str:
+    """A passage's language: what it looks like, unless it is written in the document's language too.
+
+    A Vietnamese passage quoted in a Japanese report is Vietnamese. But a glossary
+    row or a source list holds both languages, and script counts alone called the
+    Vietnamese glossary's rows Japanese (a fifth of their letters are kanji): they
+    then ranked as other-language evidence for every Vietnamese question. A list of
+    URLs or English names keeps the document's language as well.
+    """
+    lang = detect_lang(text)
+    if doc_lang not in ("vi", "ja") or lang == doc_lang:
+        return lang
+    if lang not in ("vi", "ja") or _holds(text, doc_lang):
+        return doc_lang
+    return lang
+
+
+def _holds(text: str, lang: str) -> bool:
+    """Whether a good part of ``text`` is written in ``lang`` (a twentieth of its letters kana or
+    kanji: a glossary row of English and Vietnamese names beside one Japanese term; or a
+    third Latin with Vietnamese marks), though another language may dominate it."""
+    counts = script_counts(text)
+    cjk = counts["kana"] + counts["han"]
+    letters = cjk + counts["latin"]
+    if not letters:
+        return False
+    if lang == "ja":
+        return cjk / letters >= 0.05
+    return counts["latin"] / letters >= 0.3 and counts["vi"] / counts["latin"] >= 0.03
 
 
 def chunk_id(doc_id: str, position: int, text: str) -> str:
