@@ -251,7 +251,7 @@ _MEASURES = (
     # (what the question asks for, what a sentence that gives it names), both languages alike:
     # the evidence may be in the other language.
     (r"dân số|人口", r"dân số|人口|万人|triệu người"),
-    (r"ngân sách|予算", r"ngân sách|予算"),
+    (r"ngân sách|予算", r"ngân sách|予算|kinh phí|経費|事業費"),
     (r"(?<!đánh )\bgiá\b(?! trị)|価格|料金|単価|値段", r"(?<!đánh )\bgiá\b(?! trị)|価格|料金|単価|値段"),
     (r"nhân viên|người lao động|従業員|職員数|社員数", r"nhân viên|người lao động|従業員|職員|社員"),
     (r"thuế suất|thuế thu nhập|税率|法人税", r"thuế suất|thuế thu nhập|税率|法人税"),
@@ -275,7 +275,7 @@ def measure_named(question: str, chosen: list["_Candidate"]) -> bool:
     if not asked:
         return True
     said = [c.sentence + "\n" + (c.hit.section or "") for c in chosen]
-    return all(any(evidence.search(text) for text in said) for evidence in asked)
+    return all(any(evidence.search(text) for text in said[:1]) for evidence in asked)
 
 
 _OFFICE_JA = re.compile(r"([一-龥ァ-ヴー]{1,6}?[県府都省]?)の?(市長|知事|委員長)")
@@ -306,6 +306,8 @@ def office_holder_named(question: str, chosen: list["_Candidate"]) -> bool:
             return True
         office = match.group(1)
         place = ((match.group(2) or "") + match.group(3)).strip()
+    if _DEPUTY.search(question[: match.start(match.lastindex if match.re is _OFFICE_JA else 1)]):
+        return True  # asks for a deputy ("Phó Chủ tịch", 副市長): names do not tell deputies apart here
     office_re = re.compile(re.escape(office), re.I)
     for c in chosen:
         if not any(not _DEPUTY.search(c.sentence[: m.start()]) for m in office_re.finditer(c.sentence)):
