@@ -8,6 +8,10 @@ in its id ("vi-o03" is odd, "ja-a04" even): mechanisms are tuned on the odd half
 and the even half is the held-out check. Scored as bench/answers.py scores the
 evaluation set: out-of-scope refused (found=false), answerable refused, and
 every answer key in the answer.
+
+Ids a16-a19 were added after the measure and office rules of kb/answer.py were
+written, as guards: answerable questions that ask for a measure (budget, price,
+population) or an office holder, which those rules must not refuse.
 """
 
 from __future__ import annotations
