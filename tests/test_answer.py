@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kb.answer import (
-    AnswerContext, QueryProfile, _Candidate, answer_units, extractive_answer, name_terms, names_asked, quotable,
-    years_in,
+    AnswerContext, QueryProfile, _Candidate, answer_units, extractive_answer, measure_named, name_terms, names_asked,
+    office_holder_named, quotable, years_in,
 )
 from kb.glossary import Entry, Glossary
 from kb.messages import message
@@ -342,3 +342,56 @@ def test_a_role_answers_who_but_not_a_request_for_a_name():
 def test_who_applies_is_answered_by_the_role(corpus_kb):
     answer = corpus_kb.ask("JCM設備補助事業には誰が申請しますか。企業1社だけでも申請できますか。")
     assert answer.found and "代表事業者" in answer.answer, answer.answer
+
+
+def test_a_measure_the_question_asks_for_must_be_named_by_the_lead_sentence():
+    plan = "Quy hoạch tỉnh Bà Rịa – Vũng Tàu được phê duyệt tại Quyết định 1629/QĐ-TTg ngày 16/12/2023."
+    people = "Thành phố Hồ Chí Minh sau hợp nhất có diện tích 6.772,6 km², dân số khoảng 13,6 triệu người."
+    asked = "Dân số tỉnh Bà Rịa – Vũng Tàu năm 2023 là bao nhiêu?"
+    lead = lambda text, lang="vi": _Candidate(_row(text, lang), text, set(tokens(text)), 1.0)  # noqa: E731
+    assert not measure_named(asked, [lead(plan)])
+    assert measure_named(asked, [lead(people)])
+    assert not measure_named(asked, [lead(plan), lead(people)])  # named only below another sentence
+    assert measure_named("堺市の人口は何人ですか？", [lead(people)])  # in either language
+    assert measure_named("Quy hoạch tỉnh được phê duyệt khi nào?", [lead(plan)])  # asks for no measure
+
+
+@pytest.mark.parametrize("question, lang", [
+    ("Dân số tỉnh Bà Rịa – Vũng Tàu năm 2023 là bao nhiêu?", "vi"),  # quoted the province plan
+    ("Giá tín chỉ carbon JCM năm 2024 là bao nhiêu đô la một tấn?", "vi"),  # quoted credit counts
+    ("ハノイ市の大気汚染対策の予算は？", "ja"),  # led with the Hanoi stock exchange line
+])
+def test_a_measure_no_document_gives_is_refused(corpus_kb, question, lang):
+    answer = corpus_kb.ask(question)
+    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+
+
+def test_a_measure_the_documents_give_is_answered(corpus_kb):
+    answer = corpus_kb.ask("Theo Quyết định 759/QĐ-TTg, Thành phố Hồ Chí Minh sau hợp nhất có dân số khoảng bao nhiêu?")
+    assert answer.found and "13,6 triệu" in answer.answer, answer.answer
+
+
+def test_an_office_holder_is_named_by_the_office_of_the_place_asked_about():
+    izumiotsu = "5月21日、グエン・コン・ビン副委員長は、南出賢一市長が率いる大阪府泉大津市の代表団と会見した。"
+    vice = "Ông Nguyễn Công Vinh, Phó Chủ tịch UBND tỉnh Bà Rịa – Vũng Tàu, đã tiếp đoàn công tác."
+    said = lambda text, lang: [_Candidate(_row(text, lang), text, set(tokens(text)), 1.0)]  # noqa: E731
+    assert not office_holder_named("大阪市長は誰ですか？", said(izumiotsu, "ja"))  # a mayor in Osaka prefecture
+    assert office_holder_named("泉大津市長は誰ですか？", said(izumiotsu, "ja"))
+    assert not office_holder_named("Ai là Chủ tịch UBND tỉnh Bà Rịa – Vũng Tàu?", said(vice, "vi"))  # a deputy
+    assert office_holder_named("Phó Chủ tịch UBND tỉnh Bà Rịa – Vũng Tàu là ai?", said(vice, "vi"))
+    assert office_holder_named("Ai phát biểu khai mạc?", said(vice, "vi"))  # names no office
+
+
+@pytest.mark.parametrize("question, lang", [
+    ("Ai là thị trưởng thành phố Osaka?", "vi"),  # quoted the mayor of Izumiotsu (Osaka prefecture)
+    ("大阪市長は誰ですか？", "ja"),
+    ("Ai là Chủ tịch UBND tỉnh Bà Rịa – Vũng Tàu năm 2023?", "vi"),  # quoted the vice-chairman
+])
+def test_an_office_no_document_names_the_holder_of_is_refused(corpus_kb, question, lang):
+    answer = corpus_kb.ask(question)
+    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+
+
+def test_an_office_holder_the_documents_name_is_answered(corpus_kb):
+    answer = corpus_kb.ask("Thị trưởng thành phố Izumiotsu là ai?")
+    assert answer.found and "Minamide" in answer.answer, answer.answer
