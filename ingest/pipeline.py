@@ -537,8 +537,13 @@ class Ingestor:
             )
             summary.chunks_written += len(batch)
         # Stale: the files' chunks no longer produced, and shadow copies a crash left without their chunk.
-        stale = (set(existing) | shadows.ids_where(self.collection, where)) - wanted
+        # Misplaced: copies left in another language's shadow by a chunk whose language changed.
+        held = shadows.ids_by_lang(self.collection, where)
+        stale = (set(existing).union(*held.values())) - wanted
         shadows.delete(self.collection, stale)
+        shadows.forget(self.collection, {
+            lang: [i for i in ids if i in wanted and metadatas[i].get("lang") != lang] for lang, ids in held.items()
+        })
         self.keyword.replace_files(
             {key: [(c.id, c.page_content, c.metadata) for c in file_chunks] for key, file_chunks in files.items()}
         )

@@ -28,8 +28,9 @@ and with a writer killed anywhere:
   the shadows only when the marker is there and every declared language can
   name a shadow; otherwise the dense lane asks the main collection with
   ``lang`` filters, as it did before.
-* **Reconciled.** Extra records left by a crash are removed when their file is
-  written again (:func:`ids_where`, by path) and by :func:`prune`
+* **Reconciled.** Extra records left by a crash, and the copy a chunk leaves in
+  its old language's shadow when its language changes, are removed when their
+  file is written again (:func:`ids_by_lang`, by path) and by :func:`prune`
   (``python -m ingest --prune``).
 
 Every writer must run this version: a writer that upserts the main collection
@@ -118,7 +119,23 @@ def delete(collection: Any, ids: Iterable[str]) -> None:
 
 def ids_where(collection: Any, where: Mapping[str, Any]) -> set[str]:
     """Ids the shadows hold under ``where`` (e.g. one file's path), whether or not the collection has them."""
-    return {cid for shadow in existing(collection).values() for cid in shadow.get(where=dict(where), include=[])["ids"]}
+    return set().union(*ids_by_lang(collection, where).values())
+
+
+def ids_by_lang(collection: Any, where: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Per shadow language, the ids it holds under ``where``."""
+    return {lang: set(shadow.get(where=dict(where), include=[])["ids"]) for lang, shadow in existing(collection).items()}
+
+
+def forget(collection: Any, ids_by_shadow: Mapping[str, Iterable[str]]) -> None:
+    """Delete ids from the named shadows only: a chunk whose language changed (an edited
+    ``lang:``, a relabelled mixed-language passage) leaves its old language's shadow."""
+    shadows = existing(collection)
+    for lang, ids in ids_by_shadow.items():
+        ids = sorted(set(ids))
+        for start in range(0, len(ids), WRITE_BATCH):
+            if lang in shadows:
+                shadows[lang].delete(ids=ids[start : start + WRITE_BATCH])
 
 
 def is_complete(registry: Iterable[str] | None) -> bool:

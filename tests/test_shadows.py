@@ -88,6 +88,21 @@ def test_a_shadow_copy_with_other_metadata_than_its_chunk_is_not_returned(data_c
     assert set(vi["ids"]) <= spy.returned and _targets(spy) == {"lang.ja"}  # the stale copies were matched
 
 
+def test_a_chunk_whose_language_changes_leaves_its_old_shadow(data_config, tmp_path):
+    """A glossary row holds both languages: it takes its document's, and moves when ``lang:`` is edited."""
+    row = ("trung hòa carbon | カーボンニュートラル | carbon neutrality\n"
+           "phát thải ròng bằng 0 | ネットゼロ | net zero\n")
+    doc = write_doc(tmp_path / "docs", "glossary.md", "---\nid: bang\nlang: vi\n---\n" + row)
+    ingest(data_config, doc.parent)
+    doc.write_text("---\nid: bang\nlang: ja\n---\n" + row, encoding="utf-8")
+    ingest(data_config, doc.parent)
+    collection = KnowledgeBase(data_config).store._collection
+    ids = set(_chunk_ids(collection, "bang"))
+    assert ids and {m["lang"] for m in collection.get(ids=list(ids), include=["metadatas"])["metadatas"]} == {"ja"}
+    assert ids <= set(shadows.open_shadow(collection, "ja").get(include=[])["ids"])
+    assert not ids & set(shadows.open_shadow(collection, "vi").get(include=[])["ids"])  # no copy left behind
+
+
 def test_a_search_that_keeps_a_clause_asks_the_collection(data_config, tmp_path):
     """A ``where`` costs Chroma by the records it matches, in whichever collection: asked once, not per language."""
     ingest(data_config, write_doc(tmp_path / "docs", "vi/mangrove.md", PUBLIC_VI).parent,
