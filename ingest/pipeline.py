@@ -49,7 +49,7 @@ from kb.text import LANGS, detect_lang
 log = logging.getLogger("kakehashi.ingest")
 
 IGNORE_FILE = ".kakehashiignore"
-PIPELINE_VERSION = 4  # 3: OCR re-reads guessed words (ingest/ocr.py); 4: mixed-language chunks (chunk_lang)
+PIPELINE_VERSION = 4  # 3: OCR re-reads guessed words (ingest/ocr.py); 4: mixed-language chunks (chunk_lang), place-name stems (kb/tokenize.py)
 """Bump when loading, normalising or chunking changes: every file is then re-processed
 (cheaply: embeddings of unchanged chunk texts come from the cache)."""
 VISIBILITY = re.compile(r"^(public|internal|group:[A-Za-z0-9_.-]{1,64})$")

@@ -137,14 +137,21 @@ def _mixed_tokens(line: str) -> Iterator[tuple[str, str]]:
     rest = _NEUTRAL_PATTERN.sub("・", line)
     tokenizer, mode = _sudachi()
     with _sudachi_lock:  # the tokenizer object is not documented as thread-safe
-        morphemes = [(m.surface(), m.normalized_form(), m.part_of_speech()[0]) for m in tokenizer.tokenize(rest, mode)]
+        morphemes = [(m.surface(), m.normalized_form(), m.part_of_speech()) for m in tokenizer.tokenize(rest, mode)]
     for surface, form, pos in morphemes:
-        if pos in _SKIP_POS or not surface.strip():
+        if pos[0] in _SKIP_POS or not surface.strip():
             continue
         if _CJK.search(surface):
             yield WORD, form
+            if pos[1:3] == ("固有名詞", "地名") and (place := _PLACE_SUFFIX.match(form)):
+                yield WORD, place.group(1)
         else:
             yield from _latin_tokens(surface, bigrams=False)
+
+
+_PLACE_SUFFIX = re.compile(r"^(.+?)[市県都府町村区]$")
+"""A place name is also indexed without its suffix: Sudachi reads 泉大津市 as one word in
+"大阪府泉大津市の代表団", but 泉大津 + 市長 in "泉大津市長は誰？" (likewise 堺 + 市民)."""
 
 
 def _neutral(match: re.Match) -> Iterator[tuple[str, str]]:
