@@ -111,6 +111,8 @@ def extractive_answer(
         return not_found(question, lang, hits)  # asks for a measure (a price, a population) no quoted sentence names
     if not office_holder_named(question, chosen):
         return not_found(question, lang, hits)  # asks who holds an office of a place; no sentence names its holder
+    if not year_named(query, chosen):
+        return not_found(question, lang, hits)  # about a year (令和7年度) no quoted sentence is about
     terms_of = {h.chunk_id: terms for h, terms in zip(evidence, passage_terms)}
     if not any(query.same_language(c.hit.lang) or query.named_in(terms_of.get(c.hit.chunk_id, c.terms), c.hit.lang)
                for c in chosen):
@@ -286,6 +288,19 @@ _OFFICE_VI = re.compile(
     r"\b((?i:thị trưởng|chủ tịch))(?:\s+(?i:UBND|ủy ban nhân dân))?\s+((?i:thành phố|tỉnh|TP\.?)\s+)?"
     rf"([A-ZĐ][{_LATIN}]*(?:\s*[–-]?\s*[A-ZĐ][{_LATIN}]*)*)")
 _DEPUTY = re.compile(r"(?:phó|副)\s*$", re.I)
+
+
+def year_named(query: "QueryProfile", chosen: list["_Candidate"]) -> bool:
+    """Whether a quoted sentence (or its section) names a year the question names, if it names any.
+
+    Why: "how many were adopted in FY2025 (令和7年度)?" matches the passages on the FY2022-2024
+    rounds in every word but the year, and quoting them answers another question. On the own
+    evaluation set and the probe set, every answerable question that names a year is answered by a
+    sentence naming one of its years.
+    """
+    if not query.years:
+        return True
+    return any((years_in(c.sentence) | years_in(c.hit.section or "")) & query.years for c in chosen)
 
 
 def office_holder_named(question: str, chosen: list["_Candidate"]) -> bool:

@@ -395,3 +395,17 @@ def test_an_office_no_document_names_the_holder_of_is_refused(corpus_kb, questio
 def test_an_office_holder_the_documents_name_is_answered(corpus_kb):
     answer = corpus_kb.ask("Thị trưởng thành phố Izumiotsu là ai?")
     assert answer.found and "Minamide" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize("question, lang, answered", [
+    # Every word but the year matches the passages on the FY2022-2024 rounds.
+    ("2026年度の都市間連携事業の公募では、何件が採択されましたか？", "ja", None),
+    ("Năm tài khóa 2019, chương trình hợp tác liên đô thị của MOEJ chấp thuận bao nhiêu dự án?", "vi", None),
+    ("令和6年度の都市間連携事業の公募では、何件が採択されましたか？", "ja", "18件"),
+])
+def test_a_question_about_a_year_is_answered_only_by_sentences_of_that_year(corpus_kb, question, lang, answered):
+    answer = corpus_kb.ask(question)
+    if answered is None:
+        assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+    else:
+        assert answer.found and answered in answer.answer, answer.answer
