@@ -409,3 +409,25 @@ def test_a_question_about_a_year_is_answered_only_by_sentences_of_that_year(corp
         assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
     else:
         assert answer.found and answered in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize("question, key", [
+    # No document is in English: the answer quotes Vietnamese or Japanese evidence, framed in English.
+    ("Which decree regulates self-consumed rooftop solar in Vietnam?", "135/2024/NĐ-CP"),
+    ("When was Sakai selected as an Environmental Model City?", "2009"),
+    ("What did Sakai and Da Nang sign in November 2024?", "11/11/2024"),
+])
+def test_an_english_question_is_answered_from_vietnamese_and_japanese_documents(corpus_kb, question, key):
+    answer = corpus_kb.ask(question)
+    assert answer.found and answer.lang == "en" and key in answer.answer, answer.answer
+    assert answer.answer.startswith("This information is only in"), answer.answer
+
+
+@pytest.mark.parametrize("question", [
+    "Who won the football World Cup in 2022?",
+    "What is the population of Sakai?",
+    "How much is the climate budget of Yokohama?",
+])
+def test_an_english_question_the_documents_do_not_answer_is_refused(corpus_kb, question):
+    answer = corpus_kb.ask(question)
+    assert answer.found is False and answer.answer.startswith(message("not_found", "en")), answer.answer
