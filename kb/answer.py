@@ -602,20 +602,49 @@ def _candidates(
             score += P_BRIDGED
         passages.append((score, rank, hit, same))
     passages.sort(key=lambda p: -p[0])
+    wordiest = _wordiest(coverages)
     out: list[_Candidate] = []
-    used = 0
+    used, read_wordiest = 0, False
     for passage_score, rank, hit, same in passages:
-        if used == EVIDENCE_PASSAGES:
-            break
-        units = answer_units(hit.text)
-        found = _scored_units(query, hit, units, passage_score)
-        continued = _continuation(query, hit, units, following)
-        if continued is not None:
-            found += _scored_units(query, *continued, passage_score)
+        if used >= EVIDENCE_PASSAGES and (read_wordiest or rank != wordiest):
+            continue  # the places are taken; only the passage holding most of the question's words may still come
+        found = _passage_units(query, hit, passage_score, following)
         out += found
         used += bool(found)  # a passage of headings or sources alone does not take a place
+        read_wordiest = read_wordiest or rank == wordiest
     out.sort(key=lambda c: -c.score)
     return out
+
+
+WORDIEST_COVERAGE = 0.5
+"""The share of the question (rarity-weighted) a passage holds to be read on words alone: most of it.
+A passage sharing only a city's name and a year with a question on loan rates held 0.35."""
+
+
+def _wordiest(coverages: list[float]) -> int | None:
+    """The rank of the passage holding the largest share of the question's terms, if any holds some.
+
+    Passages are chosen mostly by meaning, and a passage only the keyword lane found has no
+    cosine: "Nhà nước hỗ trợ 2/3 chi phí, tối đa 5 tỷ yên" (a talk's slide, the best word
+    match for "Khoản cấp phát ... hỗ trợ bao nhiêu phần chi phí và tối đa bao nhiêu?") ranked
+    below three passages merely near the topic, and a table row on another grant was quoted.
+    That passage is always read as well; its sentences still compete on their own scores.
+    """
+    if not coverages or max(coverages) < WORDIEST_COVERAGE:
+        return None  # no passage holds most of the question: a near-topic one (a place, a year) is no better
+    return max(range(len(coverages)), key=lambda i: coverages[i])
+
+
+def _passage_units(
+    query: QueryProfile, hit: Hit, passage_score: float, following: Callable[[Hit], Hit | None] | None
+) -> list[_Candidate]:
+    """The scored units of one passage, read on into the next chunk where its last section continues."""
+    units = answer_units(hit.text)
+    found = _scored_units(query, hit, units, passage_score)
+    continued = _continuation(query, hit, units, following)
+    if continued is not None:
+        found += _scored_units(query, *continued, passage_score)
+    return found
 
 
 def _scored_units(query: QueryProfile, hit: Hit, units: list[Unit], passage_score: float) -> list[_Candidate]:

@@ -395,3 +395,32 @@ def test_an_office_no_document_names_the_holder_of_is_refused(corpus_kb, questio
 def test_an_office_holder_the_documents_name_is_answered(corpus_kb):
     answer = corpus_kb.ask("Thị trưởng thành phố Izumiotsu là ai?")
     assert answer.found and "Minamide" in answer.answer, answer.answer
+
+
+def _passage(name: str, text: str, similarity: float) -> Hit:
+    return Hit(doc_id=name, chunk_id=f"{name}:0", title="", source="", page=None, lang="vi", score=1.0,
+               text=text, similarity=similarity)
+
+
+_NEAR_TOPIC = [  # close in meaning (dense hits), none holding the answer
+    _passage("a", "Thành phố có chính sách hỗ trợ nhà máy lắp điện mặt trời, tối đa một nửa chi phí thiết bị.", 0.9),
+    _passage("b", "Kinh phí bổ sung | Thêm tối đa 5 triệu yên khi cần khảo sát hiện trường phục vụ hồ sơ.", 0.9),
+    _passage("c", "Sakai được chọn là khu vực dẫn đầu về khử carbon vào tháng 4/2022, cùng 26 khu vực khác.", 0.9),
+]
+
+
+def test_the_passage_holding_most_of_the_question_is_read_though_only_keywords_found_it():
+    """vi-q010: the slide saying "2/3 chi phí, tối đa 5 tỷ yên" was found by the keyword lane alone
+    (no cosine), so three passages near the topic took the places and a row on another grant was quoted."""
+    slide = _passage("slide", "Các hạng mục của dự án\nNhà nước hỗ trợ 2/3 chi phí qua khoản cấp phát cho khu vực "
+                              "dẫn đầu về khử carbon, tối đa 5 tỷ yên.", 0.0)
+    question = "Khoản cấp phát cho khu vực dẫn đầu về khử carbon hỗ trợ bao nhiêu phần chi phí và tối đa bao nhiêu?"
+    answer = extractive_answer(question, [*_NEAR_TOPIC, slide], "vi", AnswerContext(threshold=-10.0))
+    assert "5 tỷ yên" in answer.answer, answer.answer
+
+
+def test_a_passage_sharing_less_than_half_the_question_is_not_read_on_words_alone():
+    place_only = _passage("place", "Sở Nông nghiệp và Môi trường Thành phố Hồ Chí Minh được thành lập năm 2025.", 0.0)
+    question = "Lãi suất cho vay mua nhà ở xã hội tại Thành phố Hồ Chí Minh năm 2025 là bao nhiêu?"
+    answer = extractive_answer(question, [*_NEAR_TOPIC, place_only], "vi", AnswerContext(threshold=-10.0))
+    assert all(c.doc_id != "place" for c in answer.citations), answer.answer
