@@ -148,6 +148,9 @@ def extractive_answer(
 
 _WANTS = (
     ("date", re.compile(r"khi nào|ngày nào|năm (?:tài khóa )?nào|tháng nào|bao giờ|thời điểm|いつ|何年|何月|何日|when", re.I)),
+    ("share", re.compile(
+        r"bao nhiêu phần|phần (?:nào|mấy)|tỷ lệ|phần trăm|何割|何分の|何%|何％|何パーセント|割合|比率"
+        r"|what (?:share|fraction|proportion|percentage)", re.I)),
     ("number", re.compile(
         r"bao nhiêu|mấy|tỷ lệ|bao lâu|mức|何件|何社|何か国|何カ国|いくら|何%|何パーセント|割合|何年間|何日|上限"
         r"|何\s?(?:MW|kW|GW|万|億|円|人|%|％|トン|倍)|どこまで|how (many|much)", re.I)),
@@ -162,10 +165,17 @@ _WANTS = (
         r"gồm những|bao gồm những|gồm các\b.*\bnào|những (?:gì|lĩnh vực nào|hướng nào|nội dung nào|chữ)"
         r"|何の頭文字|どのような(?:もの|項目|分野|柱)|何が含まれ|を(?:すべて|全て)?挙げ|列挙|\bwhat are the\b", re.I)),
 )
-"""What a question asks for, by its question words; the first match wins."""
+"""What a question asks for, by its question words; the first match wins. "share" (what part of the cost,
+何割) comes before "number": any figure answers "how much", only a fraction or percentage answers "what part"
+("tối đa bao nhiêu phần chi phí" was answered by "36 projects" under a glossary match)."""
 _HAS = {
     "date": re.compile(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}年|\d+月|tháng \d+|năm \d{4}|\b(19|20)\d{2}\b"),
     "number": re.compile(r"\d"),
+    # "2/3 chi phí", "初期投資費用の最大2分の1", "tối đa 50%", "hai phần ba": a part of a whole. A fraction
+    # is one digit over one digit, not part of a date or reference ("27/9/2021", "ngày 1/7").
+    "share": re.compile(
+        r"(?<![\d/])(?<!ngày )\d\s?/\s?\d(?![\d/])|\d\s?分の\s?\d|\d\s?割|\d(?:[.,]\d+)?\s?(?:%|％|phần trăm|percent)"
+        r"|(?:một|hai|ba) phần (?:hai|ba|tư|năm|mười)|một nửa|半分|半額|\bhalf\b", re.I),
     "ref": re.compile(r"\d+/(\d{4}/)?[A-ZĐ]{2,}"),
     # A title or honorific next to a name: "ông Phạm Quốc Đăng", "Bộ trưởng Huỳnh Thành Đạt",
     # "Hayashi Tomoya氏". Lower-case "bà" only: "Bà Rịa" is a place.
@@ -634,20 +644,54 @@ def _candidates(
             score += P_BRIDGED
         passages.append((score, rank, hit, same))
     passages.sort(key=lambda p: -p[0])
+    wordiest = _wordiest(coverages)
     out: list[_Candidate] = []
-    used = 0
+    used, read_wordiest, weakest = 0, False, 0.0
     for passage_score, rank, hit, same in passages:
-        if used == EVIDENCE_PASSAGES:
-            break
-        units = answer_units(hit.text)
-        found = _scored_units(query, hit, units, passage_score)
-        continued = _continuation(query, hit, units, following)
-        if continued is not None:
-            found += _scored_units(query, *continued, passage_score)
+        if used >= EVIDENCE_PASSAGES:
+            if read_wordiest or rank != wordiest:
+                continue  # the places are taken; only the passage holding most of the question's words may still come
+            # Let in on its words, it is evidence like the weakest passage let in: its missing cosine
+            # does not handicap its sentences further.
+            passage_score = max(passage_score, weakest)
+        found = _passage_units(query, hit, passage_score, following)
         out += found
-        used += bool(found)  # a passage of headings or sources alone does not take a place
+        if found:  # a passage of headings or sources alone does not take a place
+            used, weakest = used + 1, passage_score
+        read_wordiest = read_wordiest or rank == wordiest
     out.sort(key=lambda c: -c.score)
     return out
+
+
+WORDIEST_COVERAGE = 0.5
+"""The share of the question (rarity-weighted) a passage holds to be read on words alone: most of it.
+A passage sharing only a city's name and a year with a question on loan rates held 0.35."""
+
+
+def _wordiest(coverages: list[float]) -> int | None:
+    """The rank of the passage holding the largest share of the question's terms, if any holds some.
+
+    Passages are chosen mostly by meaning, and a passage only the keyword lane found has no
+    cosine: "Nhà nước hỗ trợ 2/3 chi phí, tối đa 5 tỷ yên" (a talk's slide, the best word
+    match for "Khoản cấp phát ... hỗ trợ bao nhiêu phần chi phí và tối đa bao nhiêu?") ranked
+    below three passages merely near the topic, and a table row on another grant was quoted.
+    That passage is always read as well; its sentences still compete on their own scores.
+    """
+    if not coverages or max(coverages) < WORDIEST_COVERAGE:
+        return None  # no passage holds most of the question: a near-topic one (a place, a year) is no better
+    return max(range(len(coverages)), key=lambda i: coverages[i])
+
+
+def _passage_units(
+    query: QueryProfile, hit: Hit, passage_score: float, following: Callable[[Hit], Hit | None] | None
+) -> list[_Candidate]:
+    """The scored units of one passage, read on into the next chunk where its last section continues."""
+    units = answer_units(hit.text)
+    found = _scored_units(query, hit, units, passage_score)
+    continued = _continuation(query, hit, units, following)
+    if continued is not None:
+        found += _scored_units(query, *continued, passage_score)
+    return found
 
 
 def _scored_units(query: QueryProfile, hit: Hit, units: list[Unit], passage_score: float) -> list[_Candidate]:
