@@ -497,3 +497,16 @@ def test_the_glossary_ties_equipment_support_to_its_japanese_name(corpus_kb):
     answer = corpus_kb.ask("Tính đến ngày 27/9/2021, có bao nhiêu dự án tài trợ JCM của Bộ Môi trường Nhật Bản liên "
                            "quan đến Việt Nam, và toàn thế giới có bao nhiêu dự án hỗ trợ thiết bị?")
     assert answer.found and "36" in answer.answer and "194" in answer.answer, answer.answer
+
+
+def test_a_year_cut_off_by_the_chunk_boundary_is_read_in_the_next_chunk():
+    """A year rule must not refuse a sentence the chunker cut before its year (tests/test_privacy.py's note)."""
+    cut = _passage("note", "Biên bản ghi lại rằng hai thành phố thống nhất lắp đặt 40 hệ thống điện mặt", 0.9)
+    rest = _passage("note-2", "hệ thống điện mặt trời áp mái vào năm 2027.", 0.85)
+    question = "Hai thành phố thống nhất lắp đặt bao nhiêu hệ thống điện mặt trời áp mái vào năm 2027?"
+    after = {cut.chunk_id: rest}
+    context = AnswerContext(threshold=-10.0, following=lambda hit: after.get(hit.chunk_id))
+    answered = extractive_answer(question, [cut], "vi", context)
+    assert answered.found and "40" in answered.answer, answered.answer
+    unread = extractive_answer(question, [cut], "vi", AnswerContext(threshold=-10.0))
+    assert not unread.found  # without the next chunk, nothing quoted is about 2027
