@@ -240,7 +240,7 @@ _CALENDAR = frozenset(
 """Capitalised in English, but dates, not names."""
 
 
-def name_terms(question: str) -> list[frozenset[str]]:
+def name_terms(question: str, asked: set[str] | None = None) -> list[frozenset[str]]:
     """The index terms of the question's proper names: the places, bodies and people it is about.
 
     Why: a question about a place no document names ("Yokohama", 東京都の予算) is out of
@@ -252,7 +252,7 @@ def name_terms(question: str) -> list[frozenset[str]]:
     One set of terms per name word: a Vietnamese word is indexed with and without its
     diacritics (w:cát, w:cat), and either spelling found in a document is the name found.
     """
-    asked = set(tokens(question))
+    asked = set(tokens(question)) if asked is None else asked  # the caller's tokens, when it has them
     names: list[frozenset[str]] = []
     for match in _LATIN_WORD.finditer(question):
         word = match.group()
@@ -409,7 +409,8 @@ class QueryProfile:
 
     @classmethod
     def build(cls, question: str, lang: str, context: AnswerContext) -> "QueryProfile":
-        terms = [t for t in tokens(question) if not _is_question_word(t)]
+        asked = tokens(question)
+        terms = [t for t in asked if not _is_question_word(t)]
         bridges: dict[str, dict[str, tuple[frozenset[str], ...]]] = {}
         answer_terms: list[str] = []
         for spelling, others in context.glossary.matches(question, lang) if context.glossary else ():
@@ -418,7 +419,7 @@ class QueryProfile:
                 bridge = bridges.setdefault(target, {})
                 for term in tokens(spelling):
                     bridge[term] = bridge.get(term, ()) + tuple(frozenset(tokens(s)) for s in spellings)
-        names = name_terms(question)
+        names = name_terms(question, set(asked))
         looked_up = list(dict.fromkeys(terms + [t for name in names for t in name]))
         df, n = context.frequencies(looked_up) if context.frequencies else ({}, 0)
         weight = lambda t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) if n else 1.0  # noqa: E731

@@ -130,9 +130,11 @@ def ids_by_lang(collection: Any, where: Mapping[str, Any]) -> dict[str, set[str]
 def forget(collection: Any, ids_by_shadow: Mapping[str, Iterable[str]]) -> None:
     """Delete ids from the named shadows only: a chunk whose language changed (an edited
     ``lang:``, a relabelled mixed-language passage) leaves its old language's shadow."""
+    misplaced = {lang: sorted(set(ids)) for lang, ids in ids_by_shadow.items() if ids}
+    if not misplaced:
+        return  # the usual case: no listing request on every write
     shadows = existing(collection)
-    for lang, ids in ids_by_shadow.items():
-        ids = sorted(set(ids))
+    for lang, ids in misplaced.items():
         for start in range(0, len(ids), WRITE_BATCH):
             if lang in shadows:
                 shadows[lang].delete(ids=ids[start : start + WRITE_BATCH])
