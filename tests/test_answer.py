@@ -14,6 +14,11 @@ from kb.retrieve import Hit
 from kb.tokenize import tokens
 
 
+def assert_refused(answer, lang: str) -> None:
+    """Refused as a user sees it: found is false and the answer opens with the not-found message."""
+    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+
+
 @pytest.mark.parametrize("question, lang, wants", [
     ("Ai phát biểu khai mạc buổi thảo luận ngày 25/7?", "vi", "person"),
     ("代表者の氏名を教えてください。", "ja", "person"),
@@ -56,7 +61,7 @@ def test_the_answer_leads_with_what_was_asked_for(corpus_kb, question, key):
 ])
 def test_names_the_documents_do_not_give_are_refused(corpus_kb, question, lang):
     answer = corpus_kb.ask(question)
-    assert answer.found is False and answer.answer.startswith(message("not_found", lang))
+    assert_refused(answer, lang)
 
 
 def test_a_list_is_quoted_with_its_lead_in():
@@ -192,7 +197,7 @@ def test_the_answer_ranked_below_glossary_rows_is_still_evidence(corpus_kb):
 ])
 def test_questions_near_the_topic_that_the_documents_do_not_answer_are_refused(corpus_kb, question, lang):
     answer = corpus_kb.ask(question)
-    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+    assert_refused(answer, lang)
 
 
 def test_the_glossary_names_the_partnerships_actors_in_both_languages(corpus_kb):
@@ -269,7 +274,7 @@ def test_a_vietnamese_question_asked_of_japanese_documents_only_is_answered_thro
 ])
 def test_a_question_about_a_place_no_document_names_is_refused(corpus_kb, question, lang):
     answer = corpus_kb.ask(question)
-    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+    assert_refused(answer, lang)
 
 
 def test_proper_names_of_a_question():
@@ -365,7 +370,7 @@ def test_a_measure_the_question_asks_for_must_be_named_by_the_lead_sentence():
 ])
 def test_a_measure_no_document_gives_is_refused(corpus_kb, question, lang):
     answer = corpus_kb.ask(question)
-    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+    assert_refused(answer, lang)
 
 
 def test_a_measure_the_documents_give_is_answered(corpus_kb):
@@ -391,7 +396,7 @@ def test_an_office_holder_is_named_by_the_office_of_the_place_asked_about():
 ])
 def test_an_office_no_document_names_the_holder_of_is_refused(corpus_kb, question, lang):
     answer = corpus_kb.ask(question)
-    assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+    assert_refused(answer, lang)
 
 
 def test_an_office_holder_the_documents_name_is_answered(corpus_kb):
@@ -408,7 +413,7 @@ def test_an_office_holder_the_documents_name_is_answered(corpus_kb):
 def test_a_question_about_a_year_is_answered_only_by_sentences_of_that_year(corpus_kb, question, lang, answered):
     answer = corpus_kb.ask(question)
     if answered is None:
-        assert answer.found is False and answer.answer.startswith(message("not_found", lang)), answer.answer
+        assert_refused(answer, lang)
     else:
         assert answer.found and answered in answer.answer, answer.answer
 
@@ -432,7 +437,7 @@ def test_an_english_question_is_answered_from_vietnamese_and_japanese_documents(
 ])
 def test_an_english_question_the_documents_do_not_answer_is_refused(corpus_kb, question):
     answer = corpus_kb.ask(question)
-    assert answer.found is False and answer.answer.startswith(message("not_found", "en")), answer.answer
+    assert_refused(answer, "en")
 
 
 def _passage(name: str, text: str, similarity: float) -> Hit:
